@@ -1,0 +1,137 @@
+"""The blog application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Foreign keys on, WAL so readers never wait for a writer, and a busy timeout."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the app. ``config`` is a config class, a mapping, or a name from config.CONFIGS."""
+    import config as config_module
+
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("BLOG_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    overrides: dict[str, Any] = {}
+    if config is None:
+        config = config_module.config_name()
+    if isinstance(config, str):
+        if config not in config_module.CONFIGS:
+            raise RuntimeError(
+                f"Unknown BLOG_CONFIG {config!r}; use one of {', '.join(config_module.CONFIGS)}."
+            )
+        config = config_module.CONFIGS[config]
+    if isinstance(config, dict):
+        overrides = config
+        config = config_module.CONFIGS[overrides.get("BLOG_CONFIG", "testing")]
+    app.config.from_object(config)
+    app.config.from_prefixed_env()
+    if os.environ.get("DATABASE_URL") and "FLASK_SQLALCHEMY_DATABASE_URI" not in os.environ:
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config.update(overrides)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure_secret_key(app)
+    _configure_database(app)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from blog import errors, templating
+
+    errors.register(app)
+    templating.register(app)
+
+    from blog.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _configure_secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config.get("IS_PRODUCTION"):
+        raise RuntimeError(
+            "FLASK_SECRET_KEY is not set. Production refuses to start without a secret key: "
+            'set it to a long random value, e.g. FLASK_SECRET_KEY="$(python -c '
+            "'import secrets; print(secrets.token_hex(32))')\"."
+        )
+    # Development and `make run`: one key generated on first start and kept in instance/,
+    # so sessions survive restarts.
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _configure_database(app: Flask) -> None:
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + str(Path(app.instance_path) / "blog.db")
+    elif uri.startswith("postgres://"):  # the form some hosts hand out
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgres://")
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.pop("pool_pre_ping", None)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _init_extensions(app: Flask) -> None:
+    from blog.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from blog.services.users import load_user
+
+    login_manager.user_loader(load_user)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from blog.admin import bp as admin_bp
+    from blog.api import bp as api_bp
+    from blog.auth import bp as auth_bp
+    from blog.posts import bp as posts_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    # Last: its /<slug>/ catch-all must not shadow the others.
+    app.register_blueprint(posts_bp)

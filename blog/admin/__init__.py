@@ -1,0 +1,13 @@
+from flask import Blueprint
+from flask_login import login_required
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every admin page needs a logged-in user; each view checks its permission."""
+
+
+from blog.admin import comments, posts, settings  # noqa: E402,F401

@@ -1,0 +1,206 @@
+"""The moderation queue: tabs per status, search, per-row and bulk actions, edit, reply, undo."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from blog.admin import bp
+from blog.admin.forms import CommentEditForm, CommentReplyForm
+from blog.auth.forms import EmptyForm
+from blog.extensions import db
+from blog.models import Permission
+from blog.moderation import CommentStatus
+from blog.services import ServiceError
+from blog.services import comments as comment_service
+from blog.services.settings import comment_whitelist, discussion_settings
+
+PER_PAGE = 20
+BULK_ACTIONS = {
+    "pending": ["approve", "spam", "trash"],
+    "approved": ["unapprove", "spam", "trash"],
+    "spam": ["unspam", "trash", "delete"],
+    "trash": ["restore", "spam", "delete"],
+}
+ACTION_BUTTONS = {
+    "approve": "Approve",
+    "unapprove": "Unapprove",
+    "spam": "Spam",
+    "unspam": "Not spam",
+    "trash": "Trash",
+    "restore": "Restore",
+    "delete": "Delete permanently",
+}
+
+
+def _may_use_queue() -> None:
+    if not (current_user.can(Permission.MODERATE) or current_user.can(Permission.WRITE)):
+        abort(403)
+
+
+def _back() -> str:
+    target = request.form.get("next") or request.args.get("next") or ""
+    if target.startswith("/admin/comments") and not target.startswith("//"):
+        return target
+    return url_for("admin.comments")
+
+
+@bp.get("/comments")
+def comments():
+    _may_use_queue()
+    try:
+        status = CommentStatus(request.args.get("status", "pending"))
+    except ValueError:
+        abort(404)
+    search = request.args.get("s", "").strip()[:200]
+    post_id = request.args.get("post", type=int)
+    query = comment_service.queue_query(current_user, status, search, post_id)
+    pagination = db.paginate(
+        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
+    )
+    items = list(pagination.items)
+    actions = [
+        a
+        for a in BULK_ACTIONS[status.value]
+        if a != "delete" or current_user.can(Permission.MANAGE_USERS)
+    ]
+    return render_template(
+        "admin/comments.html",
+        pagination=pagination,
+        comments=items,
+        status=status.value,
+        search=search,
+        post_id=post_id,
+        counts=comment_service.status_counts(current_user),
+        histories=comment_service.author_histories(items),
+        actions=actions,
+        action_labels=ACTION_BUTTONS,
+        reply_form=CommentReplyForm(),
+    )
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/comments/action")
+def comments_action():
+    """Per-row buttons (comment_id) and bulk actions (ids) share this one endpoint."""
+    _may_use_queue()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action", "")
+    raw_ids = request.form.getlist("ids") or request.form.getlist("comment_id")
+    ids = [int(i) for i in raw_ids if i.isdigit()]
+    if not ids:
+        message = "Tick at least one comment first."
+        if _wants_json():
+            return jsonify({"error": {"code": "no_selection", "message": message}}), 400
+        flash(message, "error")
+        return redirect(_back(), 303)
+    if action == "delete" and not current_user.can(Permission.MANAGE_USERS):
+        abort(403)
+    if action not in ACTION_BUTTONS:
+        abort(400)
+    changed, skipped = comment_service.moderate_many(ids, action, current_user)
+    noun = "comment" if changed == 1 else "comments"
+    message = f"{changed} {noun} {comment_service.ACTION_LABELS[action]}."
+    if skipped:
+        message += f" {skipped} skipped (already there, or not yours to moderate)."
+    if _wants_json():
+        return jsonify(
+            {
+                "changed": changed,
+                "skipped": skipped,
+                "message": message,
+                "counts": comment_service.status_counts(current_user),
+            }
+        )
+    flash(message, "success" if changed else "info")
+    return redirect(_back(), 303)
+
+
+@bp.post("/comments/<int:comment_id>/undo")
+def comment_undo(comment_id: int):
+    _may_use_queue()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    comment = comment_service.get_comment(comment_id)
+    try:
+        comment_service.undo_last(comment, current_user)
+    except ServiceError as exc:
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    else:
+        flash(f"Undone: the comment is {comment.status.value} again.", "success")
+    return redirect(_back(), 303)
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+def comment_edit(comment_id: int):
+    _may_use_queue()
+    comment = comment_service.get_comment(comment_id)
+    if not comment_service.can_moderate(current_user, comment):
+        abort(403)
+    form = CommentEditForm(obj=None if request.method == "POST" else comment)
+    if request.method == "GET":
+        form.comment.data = comment.content
+    if form.validate_on_submit():
+        try:
+            comment_service.edit(
+                comment,
+                current_user,
+                form.author.data or "",
+                form.email.data or "",
+                form.url.data or "",
+                form.comment.data or "",
+                comment_whitelist(),
+            )
+        except comment_service.CommentRefused as exc:
+            db.session.rollback()
+            for refusal in exc.refusals:
+                field = form._fields.get(refusal.field or "")
+                if field is not None:
+                    field.errors = [*field.errors, refusal.message]
+                else:
+                    form.form_errors.append(refusal.message)
+        else:
+            flash("Comment updated.", "success")
+            return redirect(_back(), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/comment_edit.html", form=form, comment=comment, log=comment_service.log_for(comment)
+    ), status
+
+
+@bp.post("/comments/<int:comment_id>/reply")
+def comment_reply(comment_id: int):
+    _may_use_queue()
+    parent = comment_service.get_comment(comment_id)
+    form = CommentReplyForm()
+    if not form.validate_on_submit():
+        flash("Type a reply first.", "error")
+        return redirect(_back(), 303)
+    try:
+        reply = comment_service.reply(
+            parent,
+            current_user,
+            form.reply.data or "",
+            discussion_settings(),
+            comment_whitelist(),
+            ip=(request.remote_addr or "")[:45],
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except comment_service.CommentRefused as exc:
+        db.session.rollback()
+        flash("Your reply was not posted: " + exc.message, "error")
+        return redirect(_back(), 303)
+    except ServiceError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+        return redirect(_back(), 303)
+    flash(f"Reply posted ({reply.status.value}).", "success")
+    return redirect(_back(), 303)

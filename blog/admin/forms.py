@@ -1,0 +1,120 @@
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from blog.services.posts import BODY_MAX, SLUG_MAX, TITLE_MAX
+
+
+class PostForm(FlaskForm):
+    title = StringField(
+        "Title", validators=[DataRequired("Give the post a title."), Length(max=TITLE_MAX)]
+    )
+    slug = StringField(
+        "Slug",
+        validators=[Optional(), Length(max=SLUG_MAX)],
+        description="The last part of the address. Empty: made from the title.",
+    )
+    body = TextAreaField("Body (Markdown)", validators=[Length(max=BODY_MAX)])
+    excerpt = TextAreaField(
+        "Excerpt",
+        validators=[Optional(), Length(max=2000)],
+        description="Shown on lists; empty: the start of the post.",
+    )
+    tags = StringField(
+        "Tags", validators=[Optional(), Length(max=2000)], description="Separated by commas."
+    )
+    categories = StringField(
+        "Categories",
+        validators=[Optional(), Length(max=2000)],
+        description='Separated by commas; "Parent/Child" for a subcategory.',
+    )
+    type = SelectField("Type", choices=[("post", "Post"), ("page", "Page")], default="post")
+    comments_open = BooleanField("Allow comments", default=True)
+    published_at = DateTimeLocalField(
+        "Publish time",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        description="In the site's time zone. A time in the future schedules the post.",
+    )
+
+
+class GeneralSettingsForm(FlaskForm):
+    site_name = StringField("Site title", validators=[DataRequired(), Length(max=200)])
+    site_description = StringField("Tagline", validators=[Optional(), Length(max=300)])
+    timezone = StringField(
+        "Time zone",
+        validators=[DataRequired(), Length(max=64)],
+        description="An IANA name such as Europe/Paris or America/New_York.",
+    )
+    posts_per_page = IntegerField("Blog pages show at most", validators=[NumberRange(1, 100)])
+
+
+class DiscussionSettingsForm(FlaskForm):
+    """WordPress's Settings → Discussion, with its names, meanings and defaults."""
+
+    default_comment_status_open = BooleanField("Allow people to submit comments on new posts")
+    comment_registration = BooleanField("Users must be registered and logged in to comment")
+    require_name_email = BooleanField("Comment author must fill out name and email")
+    close_comments_for_old_posts = BooleanField("Automatically close comments on old posts")
+    close_comments_days_old = IntegerField(
+        "Close comments on posts older than (days)", validators=[NumberRange(1, 36500)]
+    )
+    thread_comments = BooleanField("Enable threaded (nested) comments")
+    thread_comments_depth = IntegerField("Levels deep", validators=[NumberRange(2, 10)])
+    page_comments = BooleanField("Break comments into pages")
+    comments_per_page = IntegerField(
+        "Top level comments per page", validators=[NumberRange(1, 1000)]
+    )
+    default_comments_page = SelectField(
+        "Page displayed by default", choices=[("newest", "last"), ("oldest", "first")]
+    )
+    comment_order = SelectField(
+        "Comments at the top of each page", choices=[("asc", "older"), ("desc", "newer")]
+    )
+    comments_notify = BooleanField("Email me whenever anyone posts a comment")
+    moderation_notify = BooleanField("Email me whenever a comment is held for moderation")
+    comment_moderation = BooleanField("Comment must be manually approved")
+    comment_previously_approved = BooleanField(
+        "Comment author must have a previously approved comment"
+    )
+    comment_max_links = IntegerField(
+        "Hold a comment in the queue if it contains this many links or more (0: never)",
+        validators=[NumberRange(0, 100)],
+    )
+    moderation_keys = TextAreaField(
+        "Comment moderation words",
+        validators=[Length(max=65535)],
+        description="One word or IP address per line. A comment that contains any of them in "
+        "its content, name, URL, email, IP address or browser's user agent is held.",
+    )
+    disallowed_keys = TextAreaField(
+        "Disallowed comment keys",
+        validators=[Length(max=65535)],
+        description="Same matching; such a comment is put in the trash.",
+    )
+    show_avatars = BooleanField("Show avatars (loaded from Gravatar)")
+    comment_whitelist = TextAreaField(
+        "Allowed HTML in comments",
+        validators=[DataRequired(), Length(max=5000)],
+        description="One tag per line followed by its allowed attributes, e.g. "
+        '"a href title". Shown to commenters under the comment form and enforced on every '
+        "comment.",
+    )
+
+
+class CommentEditForm(FlaskForm):
+    author = StringField("Name")
+    email = StringField("Email")
+    url = StringField("Website")
+    comment = TextAreaField("Comment")
+
+
+class CommentReplyForm(FlaskForm):
+    reply = TextAreaField("Reply", validators=[DataRequired("Type a reply first.")])

@@ -1,0 +1,183 @@
+"""Author pages: the list of posts, the editor with its preview, and the publishing buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from blog.admin import bp
+from blog.admin.forms import PostForm
+from blog.auth.forms import EmptyForm
+from blog.decorators import permission_required
+from blog.extensions import db
+from blog.models import Comment, Permission, Post, PostStatus, PostType
+from blog.moderation import CommentStatus
+from blog.sanitize import render_markdown
+from blog.services import ServiceError
+from blog.services import posts as post_service
+from blog.services.settings import site_settings
+
+
+@bp.get("/")
+def dashboard():
+    pending = 0
+    if current_user.can(Permission.MODERATE):
+        pending = db.session.scalar(
+            select(func.count()).select_from(Comment).where(Comment.status == CommentStatus.PENDING)
+        )
+    counts = (
+        post_service.admin_status_counts(current_user) if current_user.can(Permission.WRITE) else {}
+    )
+    return render_template("admin/dashboard.html", counts=counts, pending=pending)
+
+
+@bp.get("/posts")
+@permission_required(Permission.WRITE)
+def posts():
+    status = request.args.get("status") or None
+    if status not in (None, *[s.value for s in PostStatus]):
+        abort(404)
+    post_type = request.args.get("type") or None
+    if post_type not in (None, "post", "page"):
+        abort(404)
+    query = post_service.admin_posts(current_user, status, post_type)
+    pagination = db.paginate(
+        query, page=request.args.get("page", 1, type=int), per_page=20, error_out=False
+    )
+    return render_template(
+        "admin/posts.html",
+        pagination=pagination,
+        status=status,
+        post_type=post_type,
+        counts=post_service.admin_status_counts(current_user),
+    )
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _form_input(form: PostForm) -> post_service.PostInput:
+    when: datetime | None = form.published_at.data
+    if when is not None:
+        when = when.replace(tzinfo=site_settings().tz)
+    return post_service.PostInput(
+        title=form.title.data or "",
+        body=form.body.data or "",
+        slug=form.slug.data or "",
+        excerpt=form.excerpt.data or "",
+        tags=_split(form.tags.data),
+        categories=_split(form.categories.data),
+        comments_open=bool(form.comments_open.data),
+        type=PostType(form.type.data),
+        published_at=when,
+    )
+
+
+def _fill_form(form: PostForm, post: Post) -> None:
+    form.title.data = post.title
+    form.slug.data = post.slug
+    form.body.data = post.body
+    form.excerpt.data = post.excerpt
+    form.tags.data = ", ".join(t.name for t in post.tags)
+    form.categories.data = ", ".join(
+        "/".join(c.name for c in category.ancestry()) for category in post.categories
+    )
+    form.type.data = post.type.value
+    form.comments_open.data = post.comments_open
+    if post.published_at is not None:
+        local = post.published_at.astimezone(site_settings().tz)
+        form.published_at.data = local.replace(tzinfo=None, second=0, microsecond=0)
+
+
+MESSAGES = {
+    "draft": "Draft saved.",
+    "publish": "Post published.",
+    "schedule": "Post scheduled.",
+    "update": "Post updated.",
+}
+
+
+def _editor(post: Post | None):
+    form = PostForm()
+    if request.method == "GET":
+        if post is not None:
+            _fill_form(form, post)
+        return render_template("admin/edit.html", form=form, post=post, preview=None)
+    action = request.form.get("action", "draft")
+    if action == "preview" or not form.validate_on_submit():
+        # Nothing saved: the page comes back with what was typed and the preview.
+        preview = render_markdown(form.body.data or "") if action == "preview" else None
+        status = 200 if action == "preview" and not form.errors else 400
+        return render_template("admin/edit.html", form=form, post=post, preview=preview), status
+    try:
+        data = _form_input(form)
+        if post is None:
+            post = post_service.create_post(current_user, data, action)
+        else:
+            post_service.update_post(post, current_user, data, action)
+    except ServiceError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        target = getattr(form, exc.field or "", None)
+        if target is not None:
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash(exc.message, "error")
+        return render_template("admin/edit.html", form=form, post=post, preview=None), 400
+    flash(MESSAGES.get(action, "Saved."), "success")
+    return redirect(url_for("admin.edit_post", post_id=post.id), 303)
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+@permission_required(Permission.WRITE)
+def new_post():
+    return _editor(None)
+
+
+def _own_post(post_id: int) -> Post:
+    post = db.session.get(Post, post_id) or abort(404)
+    if not current_user.can_edit_post(post):
+        abort(403)
+    return post
+
+
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.WRITE)
+def edit_post(post_id: int):
+    return _editor(_own_post(post_id))
+
+
+@bp.post("/posts/<int:post_id>/<any(unpublish, trash, restore):action>")
+@permission_required(Permission.WRITE)
+def post_action(post_id: int, action: str):
+    post = _own_post(post_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    getattr(post_service, action)(post, current_user)
+    flash(
+        {
+            "unpublish": "Post moved back to drafts.",
+            "trash": "Post moved to the trash.",
+            "restore": "Post restored.",
+        }[action],
+        "success",
+    )
+    back = request.form.get("next") or url_for("admin.posts")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("admin.posts")
+    return redirect(back, 303)
+
+
+@bp.post("/preview")
+@permission_required(Permission.WRITE)
+def preview():
+    """The live preview: the same renderer as the public page. CSRF-checked like any POST."""
+    body = request.form.get("body", "")
+    if len(body) > post_service.BODY_MAX:
+        abort(413)
+    return render_markdown(body), 200, {"Content-Type": "text/html; charset=utf-8"}

@@ -1,0 +1,91 @@
+"""Settings pages: general (title, time zone) and discussion (comments, moderation)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from blog.admin import bp
+from blog.admin.forms import DiscussionSettingsForm, GeneralSettingsForm
+from blog.decorators import permission_required
+from blog.models import Permission
+from blog.moderation import DiscussionSettings
+from blog.services import ServiceError
+from blog.services import settings as settings_service
+
+
+def _field_error(form, exc: ServiceError) -> None:
+    target = getattr(form, exc.field or "", None)
+    if target is not None:
+        target.errors = [*target.errors, exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_SETTINGS)
+def settings_general():
+    current = settings_service.site_settings()
+    form = GeneralSettingsForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "site_name": current.name,
+            "site_description": current.description,
+            "timezone": current.timezone,
+            "posts_per_page": current.posts_per_page,
+        }
+    )
+    if form.validate_on_submit():
+        try:
+            settings_service.save_site(
+                form.site_name.data,
+                form.site_description.data or "",
+                form.timezone.data,
+                form.posts_per_page.data,
+            )
+        except ServiceError as exc:
+            _field_error(form, exc)
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("admin.settings_general"), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/settings_general.html", form=form), status
+
+
+@bp.route("/settings/discussion", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_SETTINGS)
+def settings_discussion():
+    if request.method == "POST":
+        form = DiscussionSettingsForm()
+    else:
+        data = dict(settings_service.discussion_settings().to_mapping())
+        data["comment_whitelist"] = settings_service.comment_whitelist_text()
+        form = DiscussionSettingsForm(data=_typed(data))
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in DiscussionSettings.__dataclass_fields__}
+        try:
+            settings_service.save_discussion(
+                DiscussionSettings.from_mapping(values), form.comment_whitelist.data
+            )
+        except ServiceError as exc:
+            _field_error(form, exc)
+        else:
+            flash("Discussion settings saved.", "success")
+            return redirect(url_for("admin.settings_discussion"), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/settings_discussion.html", form=form), status
+
+
+def _typed(data: dict[str, str]) -> dict[str, object]:
+    """Stored strings to the values WTForms fields expect."""
+    defaults = DiscussionSettings()
+    typed: dict[str, object] = {}
+    for key, value in data.items():
+        default = getattr(defaults, key, None)
+        if isinstance(default, bool):
+            typed[key] = value in ("1", "true", "True", "on", "yes")
+        elif isinstance(default, int):
+            typed[key] = int(value)
+        else:
+            typed[key] = value
+    return typed

@@ -1,0 +1,55 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from blog.auth import bp
+from blog.auth.forms import EmptyForm, LoginForm
+from blog.extensions import limiter
+from blog.services.users import authenticate
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never send someone who logged in to another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.username.data or "", form.password.data or "")
+        if user is None:
+            form.password.errors.append("That username and password do not match.")
+        else:
+            # A fresh session on login: nothing from before (a planted session) carries over.
+            session.clear()
+            login_user(user, remember=bool(form.remember.data))
+            flash(f"Welcome back, {user.name}.", "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))
+        status = 401
+    else:
+        status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        flash("Your logout form expired; please try again.", "error")
+        return redirect(url_for("posts.index"))
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("posts.index"))

@@ -1,0 +1,148 @@
+"""flask commands: user, post, token, bootstrap (see INTERFACE.md)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from blog.extensions import db
+from blog.models import Role, User
+from blog.services import ServiceError
+from blog.services import posts as post_service
+from blog.services import users as user_service
+
+WELCOME_POST = """\
+Welcome to your new blog. This is your first post: edit or delete it, then start writing.
+
+Posts are written in **Markdown**. You can use:
+
+- lists, *emphasis* and [links](https://example.com),
+- tables and footnotes[^1],
+- and fenced code:
+
+```python
+print("Hello, readers!")
+```
+
+Readers can leave comments below. Held comments wait in the moderation queue under
+*Admin → Comments*, each with the reasons it was held.
+
+[^1]: Like this one.
+"""
+
+
+def _read_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def register(app: Flask) -> None:
+    @app.cli.group()
+    def user() -> None:
+        """Manage users."""
+
+    @user.command("create")
+    @click.argument("name")
+    @click.option("--role", type=click.Choice([r.value for r in Role]), default="subscriber")
+    @click.option("--email", default="")
+    @click.option("--password", default=None, help="Asked for, or read from standard input.")
+    def user_create(name: str, role: str, email: str, password: str | None) -> None:
+        """Create a user."""
+        try:
+            created = user_service.create_user(name, _read_password(password), role, email)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Created {created.role.value} {created.username!r}.")
+
+    @app.cli.group()
+    def post() -> None:
+        """Manage posts."""
+
+    @post.command("create")
+    @click.option("--author", required=True, help="Username of the author.")
+    @click.option("--title", required=True)
+    @click.option(
+        "--body-file",
+        type=click.File("r", encoding="utf-8"),
+        default=None,
+        help="Markdown file; - for standard input.",
+    )
+    @click.option("--publish", is_flag=True, help="Publish now instead of saving a draft.")
+    def post_create(author: str, title: str, body_file, publish: bool) -> None:
+        """Create a post and print its path."""
+        found = user_service.find_user(author)
+        if found is None:
+            raise click.ClickException(f"No user {author!r}.")
+        body = body_file.read() if body_file else ""
+        try:
+            created = post_service.create_post(
+                found,
+                post_service.PostInput(title=title, body=body),
+                action="publish" if publish else "draft",
+            )
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        from blog.templating import post_path
+
+        with current_app.test_request_context():
+            click.echo(post_path(created))
+
+    @app.cli.group()
+    def token() -> None:
+        """Manage API tokens."""
+
+    @token.command("create")
+    @click.argument("name")
+    def token_create(name: str) -> None:
+        """Print a new API token for user NAME (shown once, stored hashed)."""
+        found = user_service.find_user(name)
+        if found is None:
+            raise click.ClickException(f"No user {name!r}.")
+        click.echo(user_service.create_token(found))
+
+    @app.cli.command("bootstrap")
+    def bootstrap() -> None:
+        """First run: an admin with a random password (printed once) and a welcome post."""
+        if db.session.scalar(select(func.count()).select_from(User)):
+            click.echo("The blog already has users; nothing to do.")
+            return
+        password = secrets.token_urlsafe(12)
+        admin = user_service.create_user("admin", password, Role.ADMIN)
+        post_service.create_post(
+            admin,
+            post_service.PostInput(
+                title="Welcome to your blog",
+                body=WELCOME_POST,
+                tags=["welcome"],
+                categories=["General"],
+            ),
+            action="publish",
+        )
+        click.echo("=" * 64)
+        click.echo("  Your blog is ready. Log in at http://127.0.0.1:5000/login")
+        click.echo("    username: admin")
+        click.echo(f"    password: {password}")
+        click.echo("  This password is shown only now: note it, or change it with")
+        click.echo("  `flask --app app user password admin`.")
+        click.echo("=" * 64)
+
+    @user.command("password")
+    @click.argument("name")
+    @click.option("--password", default=None, help="Asked for, or read from standard input.")
+    def user_password(name: str, password: str | None) -> None:
+        """Set a user's password (ends their other sessions)."""
+        found = user_service.find_user(name)
+        if found is None:
+            raise click.ClickException(f"No user {name!r}.")
+        try:
+            user_service.set_password(found, _read_password(password))
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Password changed for {name!r}.")

@@ -1,0 +1,375 @@
+"""Typed SQLAlchemy 2.0 models.
+
+Models hold data and small derived properties only; what happens to them (publishing,
+moderating, importing) lives in ``blog.services``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    and_,
+    or_,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from blog.extensions import db
+from blog.moderation import CommentStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend.
+
+    SQLite has no time zones and hands back naive values; PostgreSQL returns aware ones in
+    the session's zone. Both come out of here as aware UTC, and naive input is refused so a
+    local time can never slip in unnoticed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store enums by value as plain strings (no native ENUM type to migrate)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Permission(enum.IntFlag):
+    WRITE = enum.auto()  # create posts of one's own
+    PUBLISH = enum.auto()  # publish/schedule one's own posts
+    EDIT_OTHERS = enum.auto()  # edit and publish anyone's posts
+    MODERATE = enum.auto()  # moderate every comment
+    MANAGE_SETTINGS = enum.auto()
+    MANAGE_USERS = enum.auto()
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    AUTHOR = "author"
+    MODERATOR = "moderator"
+    SUBSCRIBER = "subscriber"
+
+    @property
+    def permissions(self) -> Permission:
+        return ROLE_PERMISSIONS[self]
+
+
+ROLE_PERMISSIONS: dict[Role, Permission] = {
+    Role.ADMIN: Permission(sum(Permission)),
+    Role.EDITOR: Permission.WRITE
+    | Permission.PUBLISH
+    | Permission.EDIT_OTHERS
+    | Permission.MODERATE,
+    Role.AUTHOR: Permission.WRITE | Permission.PUBLISH,
+    Role.MODERATOR: Permission.MODERATE,
+    Role.SUBSCRIBER: Permission(0),
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    email: Mapped[str] = mapped_column(String(100), default="")
+    display_name: Mapped[str] = mapped_column(String(250), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.SUBSCRIBER)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on password change or logout-everywhere: the session carries it, so old
+    # sessions stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    posts: Mapped[list[Post]] = relationship(back_populates="author")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login: a session ends when the password changes
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    def can(self, permission: Permission) -> bool:
+        return bool(self.role.permissions & permission) and self.active
+
+    def can_edit_post(self, post: Post) -> bool:
+        if self.can(Permission.EDIT_OTHERS):
+            return True
+        return self.can(Permission.WRITE) and post.author_id == self.id
+
+    def can_moderate_post(self, post: Post) -> bool:
+        """Moderators moderate every comment; authors the comments on their own posts."""
+        if self.can(Permission.MODERATE):
+            return True
+        return self.can(Permission.WRITE) and post.author_id == self.id
+
+
+class ApiToken(db.Model):
+    """An API token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class PostStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    TRASH = "trash"
+
+
+class PostType(enum.StrEnum):
+    POST = "post"
+    PAGE = "page"
+
+
+post_tags = Table(
+    "post_tags",
+    db.Model.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+post_categories = Table(
+    "post_categories",
+    db.Model.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+    def ancestry(self) -> list[Category]:
+        """This category and its parents, root first (guarded against cycles)."""
+        chain: list[Category] = []
+        node: Category | None = self
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = node.parent
+        return list(reversed(chain))
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # Front page, archives and feeds: visible posts of a type, newest first.
+        Index("ix_posts_type_status_published", "type", "status", "published_at"),
+        Index("ix_posts_author_published", "author_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[PostType] = mapped_column(_enum(PostType, "post_type"), default=PostType.POST)
+    title: Mapped[str] = mapped_column(String(300))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown as the author typed it
+    body_html: Mapped[str] = mapped_column(Text, default="")  # rendered and cleaned on save
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[PostStatus] = mapped_column(
+        _enum(PostStatus, "post_status"), default=PostStatus.DRAFT
+    )
+    # Where a trashed post goes back to on restore.
+    status_before_trash: Mapped[PostStatus | None] = mapped_column(
+        _enum(PostStatus, "post_status"), nullable=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    comments_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Approved comments, kept by the comment services so lists need no count query.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    author: Mapped[User] = relationship(back_populates="posts")
+    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name)
+    categories: Mapped[list[Category]] = relationship(
+        secondary=post_categories, order_by=Category.name
+    )
+
+    @classmethod
+    def visible_clause(cls, now: datetime) -> Any:
+        """Published, or scheduled and due: a scheduled post appears by itself on time."""
+        return and_(
+            or_(cls.status == PostStatus.PUBLISHED, cls.status == PostStatus.SCHEDULED),
+            cls.published_at.is_not(None),
+            cls.published_at <= now,
+        )
+
+    def is_visible(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return (
+            self.status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+            and self.published_at is not None
+            and self.published_at <= now
+        )
+
+    @property
+    def effective_status(self) -> PostStatus:
+        """What a reader sees: a scheduled post that is due counts as published."""
+        if self.status == PostStatus.SCHEDULED and self.is_visible():
+            return PostStatus.PUBLISHED
+        return self.status
+
+
+class SlugRedirect(db.Model):
+    """An old slug of a post, answered with a 301 to the post's current address."""
+
+    __tablename__ = "slug_redirects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_slug: Mapped[str] = mapped_column(String(200), unique=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+
+    post: Mapped[Post] = relationship()
+
+
+class Comment(db.Model):
+    __tablename__ = "comments"
+    __table_args__ = (
+        # The post page: one query for a post's approved comments in order.
+        Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
+        # The moderation queue: a status tab, newest first.
+        Index("ix_comments_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    author: Mapped[str] = mapped_column(String(245), default="")
+    email: Mapped[str] = mapped_column(String(100), default="", index=True)
+    url: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="", index=True)
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    content: Mapped[str] = mapped_column(Text)  # the raw text the commenter typed
+    content_html: Mapped[str] = mapped_column(Text)  # made from it once, by blog.sanitize
+    status: Mapped[CommentStatus] = mapped_column(
+        _enum(CommentStatus, "comment_status"), default=CommentStatus.PENDING
+    )
+    # Why the policy (or a moderator) put it where it is; shown in the queue.
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    type: Mapped[str] = mapped_column(String(20), default="comment")  # pingback, trackback
+    notify_on_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    post: Mapped[Post] = relationship()
+    parent: Mapped[Comment | None] = relationship(remote_side=[id])
+    user: Mapped[User | None] = relationship()
+
+
+class ModerationLog(db.Model):
+    """Every status change of a comment: who, when, from, to and why."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[CommentStatus | None] = mapped_column(
+        _enum(CommentStatus, "comment_status"), nullable=True
+    )
+    to_status: Mapped[CommentStatus | None] = mapped_column(
+        _enum(CommentStatus, "comment_status"), nullable=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    actor: Mapped[User | None] = relationship()
+    comment: Mapped[Comment | None] = relationship()
+
+
+class Setting(db.Model):
+    """Site settings a site owner changes in the admin (discussion, whitelist, ...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")

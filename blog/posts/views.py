@@ -1,0 +1,148 @@
+"""Public pages: the front page, archives, posts and static pages."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from blog.extensions import db, limiter
+from blog.models import Category, Post, PostType, Tag, User
+from blog.posts import bp
+from blog.services import posts as post_service
+from blog.services.settings import site_settings
+from blog.templating import post_path
+
+
+def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
+    per_page = site_settings().posts_per_page
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
+    if page > 1 and not pagination.items:
+        abort(404)
+    return render_template(
+        "posts/list.html",
+        pagination=pagination,
+        posts=pagination.items,
+        title=title,
+        endpoint=endpoint,
+        endpoint_args=endpoint_args,
+    )
+
+
+@bp.get("/")
+@bp.get("/page/<int:page>/")
+def index(page: int = 1):
+    return _listing(post_service.visible_posts(), "", "posts.index", page)
+
+
+@bp.get("/tag/<slug>/")
+@bp.get("/tag/<slug>/page/<int:page>/")
+def tag(slug: str, page: int = 1):
+    found = db.session.scalar(select(Tag).where(Tag.slug == slug)) or abort(404)
+    query = post_service.by_tag(post_service.visible_posts(), found)
+    return _listing(query, f"Tag: {found.name}", "posts.tag", page, slug=slug)
+
+
+@bp.get("/category/<path:path>/")
+def category(path: str):
+    slug = path.rstrip("/").split("/")[-1]
+    found = db.session.scalar(select(Category).where(Category.slug == slug)) or abort(404)
+    page = request.args.get("page", 1, type=int)
+    query = post_service.by_category(post_service.visible_posts(), found)
+    return _listing(query, f"Category: {found.name}", "posts.category", page, path=path)
+
+
+@bp.get("/author/<username>/")
+@bp.get("/author/<username>/page/<int:page>/")
+def author(username: str, page: int = 1):
+    user = db.session.scalar(select(User).where(User.username == username)) or abort(404)
+    query = post_service.by_author(post_service.visible_posts(), user)
+    return _listing(query, f"Author: {user.name}", "posts.author", page, username=username)
+
+
+@bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/")
+@bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/page/<int:page>/")
+def month(year: int, month: int, page: int = 1):
+    if not 1 <= month <= 12 or year < 1:
+        abort(404)
+    query = post_service.by_month(post_service.visible_posts(), year, month, site_settings().tz)
+    title = f"Month: {year}-{month:02d}"
+    return _listing(query, title, "posts.month", page, year=year, month=month)
+
+
+def _viewable(post: Post | None) -> Post:
+    """The post if a reader may see it; an author sees their unpublished post as a preview."""
+    if post is None:
+        abort(404)
+    if post.is_visible():
+        return post
+    if current_user.is_authenticated and current_user.can_edit_post(post):
+        return post
+    abort(404)
+
+
+def _show(post: Post):
+    from blog.comments.views import comment_section
+
+    if request.method == "POST":
+        from blog.comments.views import submit_comment
+
+        return submit_comment(post)
+    older, newer = post_service.neighbours(post)
+    return render_template(
+        "posts/post.html", post=post, older=older, newer=newer, **comment_section(post)
+    )
+
+
+def _comment_limit() -> str:
+    return current_app.config["COMMENT_RATE_LIMIT"]
+
+
+@bp.route(
+    "/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/<slug>/", methods=["GET", "POST"]
+)
+@limiter.limit(_comment_limit, methods=["POST"])
+def post(year: int, month: int, slug: str):
+    found = post_service.find_by_slug(slug)
+    if found is None:
+        moved = post_service.redirect_target(slug)
+        if moved is not None:
+            return redirect(post_path(moved), 301)
+    found = _viewable(found)
+    canonical = post_path(found)
+    if request.path != canonical:
+        return redirect(canonical, 301 if request.method == "GET" else 308)
+    return _show(found)
+
+
+@bp.route("/<slug>/", methods=["GET", "POST"])
+@limiter.limit(_comment_limit, methods=["POST"])
+def page(slug: str):
+    found = post_service.find_by_slug(slug)
+    if found is None:
+        moved = post_service.redirect_target(slug)
+        if moved is not None:
+            return redirect(post_path(moved), 301)
+        abort(404)
+    found = _viewable(found)
+    if found.type != PostType.PAGE:
+        return redirect(post_path(found), 301)
+    return _show(found)
+
+
+@bp.get("/search/")
+def search():
+    terms = request.args.get("q", "").strip()[:200]
+    page = request.args.get("page", 1, type=int)
+    query = post_service.visible_posts()
+    if terms:
+        like = f"%{terms.replace('%', '').replace('_', '')}%"
+        query = query.where(Post.title.ilike(like) | Post.body.ilike(like))
+    title = f"Search: {terms}" if terms else "Search"
+    return _listing(query, title, "posts.search", page, q=terms)
+
+
+@bp.get("/archives/")
+def archives():
+    months = post_service.month_archive_list(site_settings().tz, limit=1000)
+    return render_template("posts/archives.html", months=months)

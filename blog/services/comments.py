@@ -1,0 +1,703 @@
+"""Comments: submitting (form, API, import all come here), reading a post's thread, moderating.
+
+Every comment's HTML is made here, once, by ``blog.sanitize``; every status change goes
+through ``set_status`` so that it is logged and the post's comment count stays right.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from blog.extensions import db
+from blog.models import Comment, ModerationLog, Permission, Post, User, utcnow
+from blog.moderation import (
+    AuthorHistory,
+    CommentCandidate,
+    CommentStatus,
+    DiscussionSettings,
+    Limits,
+    PostContext,
+    Refusal,
+    can_transition,
+    check_allowed,
+    decide,
+)
+from blog.sanitize import Whitelist, count_links, sanitize_comment
+from blog.services import Forbidden, NotFound, ServiceError, notify
+
+# WordPress's column sizes (wp_comments), so imports and habits carry over.
+LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
+FIELD_LABELS = {"author": "Name", "email": "Email", "url": "Website", "comment": "Comment"}
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+MAX_DEPTH_WALK = 12
+
+
+class CommentRefused(ServiceError):
+    """The comment may not be posted; ``refusals`` says why, per field."""
+
+    def __init__(self, refusals: Sequence[Refusal], status: int = 400) -> None:
+        super().__init__(" ".join(r.message for r in refusals), status=status)
+        self.refusals = list(refusals)
+
+
+@dataclass
+class CommentInput:
+    content: str
+    author: str = ""
+    email: str = ""
+    url: str = ""
+    parent_id: int | None = None
+    ip: str = ""
+    user_agent: str = ""
+    notify_on_approval: bool = False
+    seconds_to_fill: float | None = None
+    extra_refusals: list[Refusal] = field(default_factory=list)
+
+
+def _bad_characters(value: str) -> str | None:
+    """Why ``value`` cannot be stored (NUL, control characters, lone surrogates), or None."""
+    for ch in value:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            return "contains an invalid character (a lone surrogate)"
+        if ch in "\t\n\r":
+            continue
+        if code == 0:
+            return "contains a NUL character"
+        if unicodedata.category(ch) == "Cc":
+            return f"contains a control character (U+{code:04X})"
+    return None
+
+
+def check_fields(data: CommentInput) -> list[Refusal]:
+    """Length and character checks for every way in (form, API, import). Never truncates."""
+    refusals: list[Refusal] = []
+    for name in ("author", "email", "url", "comment"):
+        value = data.content if name == "comment" else getattr(data, name)
+        label = FIELD_LABELS[name]
+        problem = _bad_characters(value)
+        if problem:
+            refusals.append(Refusal(name, f"{label} {problem}; please remove it and try again."))
+            continue
+        if len(value) > LIMITS[name]:
+            refusals.append(
+                Refusal(
+                    name,
+                    f"{label} is too long: {len(value):,} characters, the limit is "
+                    f"{LIMITS[name]:,}. Please shorten it; nothing was cut.",
+                )
+            )
+    email = data.email.strip()
+    if email and not any(r.field == "email" for r in refusals) and not EMAIL_RE.match(email):
+        refusals.append(Refusal("email", "Please enter a valid email address."))
+    url = data.url.strip()
+    if url and not any(r.field == "url" for r in refusals):
+        if not normalize_url(url):
+            refusals.append(Refusal("url", "The website must be an http:// or https:// address."))
+    return refusals
+
+
+def normalize_url(url: str) -> str:
+    """The commenter's website as an http(s) URL, or "" when it is not one."""
+    url = url.strip()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "http://" + url  # as WordPress: "example.com" means http://example.com
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("http", "https") or any(ch.isspace() for ch in url):
+        return ""
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    if not host or host.startswith(("@", ".")):
+        return ""
+    return url
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def thread_rows(post: Post, own_ids: Iterable[int] = ()) -> list[Comment]:
+    """A post's approved comments plus the viewer's own held ones: one query, oldest first."""
+    own = [i for i in own_ids][:50]
+    condition = Comment.status == CommentStatus.APPROVED
+    if own:
+        condition = or_(condition, Comment.id.in_(own) & (Comment.status == CommentStatus.PENDING))
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.post_id == post.id, condition)
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
+def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -> AuthorHistory:
+    email = data.email.strip().lower()
+    counts: dict[CommentStatus, int] = {}
+    if email or user is not None:
+        who = Comment.user_id == user.id if user is not None else func.lower(Comment.email) == email
+        for status, count in db.session.execute(
+            select(Comment.status, func.count()).where(who).group_by(Comment.status)
+        ):
+            counts[CommentStatus(status)] = count
+    last_clauses = []
+    if data.ip:
+        last_clauses.append(Comment.ip == data.ip)
+    if email:
+        last_clauses.append(func.lower(Comment.email) == email)
+    last = None
+    if last_clauses:
+        last = db.session.scalar(select(func.max(Comment.created_at)).where(or_(*last_clauses)))
+    duplicate = db.session.scalar(
+        select(Comment.id)
+        .where(
+            Comment.post_id == post.id,
+            Comment.content == data.content,
+            or_(func.lower(Comment.email) == email, Comment.author == data.author.strip())
+            if email or data.author.strip()
+            else Comment.ip == data.ip,
+        )
+        .limit(1)
+    )
+    return AuthorHistory(
+        approved_count=counts.get(CommentStatus.APPROVED, 0),
+        pending_count=counts.get(CommentStatus.PENDING, 0),
+        spam_count=counts.get(CommentStatus.SPAM, 0),
+        is_logged_in=user is not None,
+        can_moderate=user is not None and user.can_moderate_post(post),
+        seconds_since_last_comment=(now - last).total_seconds() if last else None,
+        has_identical_comment=duplicate is not None,
+    )
+
+
+def depth_of(comment: Comment) -> int:
+    """1 for a top-level comment; walks up the (short) parent chain."""
+    depth, node, seen = 1, comment, {comment.id}
+    while node.parent_id and depth < MAX_DEPTH_WALK:
+        node = db.session.get(Comment, node.parent_id)
+        if node is None or node.id in seen:
+            break
+        seen.add(node.id)
+        depth += 1
+    return depth
+
+
+def post_context(post: Post, parent: Comment | None, now: datetime) -> PostContext:
+    parent_ok = parent is None or (
+        parent.post_id == post.id and parent.status == CommentStatus.APPROVED
+    )
+    return PostContext(
+        comments_open=post.comments_open,
+        published_at=post.published_at,
+        is_published=post.is_visible(now),
+        now=now,
+        parent_ok=parent_ok,
+        parent_depth=depth_of(parent) if parent is not None and parent_ok else 0,
+    )
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def submit(
+    post: Post,
+    data: CommentInput,
+    user: User | None,
+    settings: DiscussionSettings,
+    whitelist: Whitelist,
+    limits: Limits,
+    now: datetime | None = None,
+) -> Comment:
+    """Check, sanitize, decide and store a new comment. Raises CommentRefused."""
+    now = now or utcnow()
+    if user is not None:
+        # A logged-in commenter is who their account says.
+        data.author = data.author.strip() or user.name
+        data.email = data.email.strip() or user.email
+    refusals = list(data.extra_refusals) + check_fields(data)
+    if refusals:
+        raise CommentRefused(refusals)
+    data.author = data.author.strip()
+    data.email = data.email.strip()
+    data.url = normalize_url(data.url)
+    parent = None
+    if data.parent_id:
+        parent = db.session.get(Comment, data.parent_id)
+    context = post_context(post, parent, now)
+    if data.parent_id and parent is None:
+        context = PostContext(**{**context.__dict__, "parent_ok": False})
+    history = _history(data, user, post, now)
+    html = sanitize_comment(data.content, whitelist)
+    candidate = CommentCandidate(
+        content=data.content,
+        author=data.author,
+        email=data.email,
+        url=data.url,
+        ip=data.ip,
+        user_agent=data.user_agent,
+        link_count=count_links(html),
+        parent_id=data.parent_id,
+        seconds_to_fill=data.seconds_to_fill,
+    )
+    refusals = [
+        Refusal("comment" if r.field == "content" else r.field, r.message)
+        for r in check_allowed(candidate, history, post=context, settings=settings, limits=limits)
+    ]
+    if not html.strip() and not any(r.field == "comment" for r in refusals):
+        refusals.append(Refusal("comment", "Please type a comment."))
+    if refusals:
+        closed = any(r.field is None for r in refusals) and not context.comments_open
+        raise CommentRefused(refusals, status=403 if closed else 400)
+    decision = decide(candidate, history, post=context, settings=settings, limits=limits)
+    comment = Comment(
+        post=post,
+        parent=parent,
+        user=user,
+        author=data.author,
+        email=data.email,
+        url=data.url,
+        ip=data.ip,
+        user_agent=data.user_agent[:255],
+        content=data.content,
+        content_html=html,
+        status=decision.status,
+        reasons=list(decision.reasons),
+        notify_on_approval=data.notify_on_approval,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(comment)
+    if decision.status == CommentStatus.APPROVED:
+        _bump_count(post.id, +1)
+    db.session.flush()
+    _log(
+        comment,
+        None,
+        decision.status,
+        actor=None,
+        action="submitted",
+        reason="; ".join(decision.reasons),
+        now=now,
+    )
+    db.session.commit()
+    return comment
+
+
+def import_comment(
+    post: Post,
+    data: CommentInput,
+    status: CommentStatus,
+    created_at: datetime,
+    whitelist: Whitelist,
+    parent: Comment | None = None,
+    kind: str = "comment",
+) -> Comment:
+    """A comment from an export: the same field checks and sanitizer, the status it had."""
+    refusals = check_fields(data)
+    if refusals:
+        raise CommentRefused(refusals)
+    comment = Comment(
+        post=post,
+        parent=parent,
+        author=data.author.strip(),
+        email=data.email.strip(),
+        url=normalize_url(data.url),
+        ip=data.ip,
+        user_agent=data.user_agent[:255],
+        content=data.content,
+        content_html=sanitize_comment(data.content, whitelist),
+        status=status,
+        reasons=["imported"],
+        type=kind,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    db.session.add(comment)
+    if status == CommentStatus.APPROVED:
+        _bump_count(post.id, +1)
+    db.session.flush()
+    _log(comment, None, status, actor=None, action="imported", reason="imported", now=utcnow())
+    return comment
+
+
+def _bump_count(post_id: int, delta: int) -> None:
+    db.session.execute(
+        update(Post).where(Post.id == post_id).values(comment_count=Post.comment_count + delta)
+    )
+
+
+def _log(
+    comment: Comment,
+    src: CommentStatus | None,
+    dst: CommentStatus | None,
+    actor: User | None,
+    action: str,
+    reason: str,
+    now: datetime | None = None,
+) -> ModerationLog:
+    row = ModerationLog(
+        comment_id=comment.id,
+        actor_id=actor.id if actor else None,
+        action=action,
+        from_status=src,
+        to_status=dst,
+        reason=reason,
+        created_at=now or utcnow(),
+    )
+    db.session.add(row)
+    return row
+
+
+# --- moderating -------------------------------------------------------------------------
+
+ACTIONS: dict[str, CommentStatus | None] = {
+    "approve": CommentStatus.APPROVED,
+    "unapprove": CommentStatus.PENDING,
+    "spam": CommentStatus.SPAM,
+    "unspam": None,  # back to where it was before it was marked spam
+    "trash": CommentStatus.TRASH,
+    "restore": None,  # back to where it was before the trash
+}
+ACTION_LABELS = {
+    "approve": "approved",
+    "unapprove": "unapproved",
+    "spam": "marked as spam",
+    "unspam": "marked as not spam",
+    "trash": "moved to the trash",
+    "restore": "restored",
+    "delete": "deleted permanently",
+    "edit": "edited",
+    "undo": "undone",
+}
+
+
+def can_moderate(user: User | None, comment: Comment) -> bool:
+    return user is not None and user.is_authenticated and user.can_moderate_post(comment.post)
+
+
+def _require_moderator(user: User, comment: Comment) -> None:
+    if not can_moderate(user, comment):
+        raise Forbidden("You can only moderate comments on your own posts.")
+
+
+def _status_before(comment: Comment, current: CommentStatus) -> CommentStatus:
+    """Where the comment was before it last entered ``current`` (for restore / not spam)."""
+    row = db.session.scalar(
+        select(ModerationLog)
+        .where(
+            ModerationLog.comment_id == comment.id,
+            ModerationLog.to_status == current,
+            ModerationLog.undone.is_(False),
+        )
+        .order_by(ModerationLog.created_at.desc(), ModerationLog.id.desc())
+        .limit(1)
+    )
+    if row is not None and row.from_status is not None and row.from_status != current:
+        return CommentStatus(row.from_status)
+    return CommentStatus.PENDING
+
+
+def set_status(
+    comment: Comment,
+    dst: CommentStatus,
+    actor: User | None,
+    action: str,
+    reason: str = "",
+) -> bool:
+    """Move a comment, log who/when/from/to/why, keep the post's count. False if no change."""
+    src = CommentStatus(comment.status)
+    if src == dst:
+        return False
+    if not can_transition(src, dst):
+        raise ServiceError(f"A comment cannot go from {src.value} to {dst.value}.")
+    comment.status = dst
+    comment.updated_at = utcnow()
+    if src == CommentStatus.APPROVED:
+        _bump_count(comment.post_id, -1)
+    if dst == CommentStatus.APPROVED:
+        _bump_count(comment.post_id, +1)
+    if actor is not None and reason == "":
+        reason = f"{ACTION_LABELS.get(action, action)} by {actor.name}"
+    _log(comment, src, dst, actor, action, reason)
+    return True
+
+
+def moderate(comment: Comment, action: str, actor: User, reason: str = "") -> bool:
+    """One moderation action (approve, unapprove, spam, unspam, trash, restore)."""
+    _require_moderator(actor, comment)
+    if action not in ACTIONS:
+        raise ServiceError(f"Unknown action {action!r}.")
+    dst = ACTIONS[action]
+    if dst is None:
+        current = CommentStatus(comment.status)
+        expected = CommentStatus.SPAM if action == "unspam" else CommentStatus.TRASH
+        if current != expected:
+            return False
+        dst = _status_before(comment, current)
+    changed = set_status(comment, dst, actor, action, reason)
+    db.session.commit()
+    if changed and dst == CommentStatus.APPROVED:
+        notify.comment_approved(comment)
+    return changed
+
+
+def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, int]:
+    """Bulk action: (changed, skipped). Comments the actor may not moderate are skipped."""
+    if action == "delete":
+        comments = _load(ids)
+        done = 0
+        for comment in comments:
+            if actor.can(Permission.MANAGE_USERS):
+                delete_permanently(comment, actor, commit=False)
+                done += 1
+        db.session.commit()
+        return done, len(ids) - done
+    if action not in ACTIONS:
+        raise ServiceError(f"Unknown action {action!r}.")
+    changed = skipped = 0
+    approved: list[Comment] = []
+    for comment in _load(ids):
+        if not can_moderate(actor, comment):
+            skipped += 1
+            continue
+        dst = ACTIONS[action]
+        if dst is None:
+            expected = CommentStatus.SPAM if action == "unspam" else CommentStatus.TRASH
+            if comment.status != expected:
+                skipped += 1
+                continue
+            dst = _status_before(comment, expected)
+        if set_status(comment, dst, actor, action):
+            changed += 1
+            if dst == CommentStatus.APPROVED:
+                approved.append(comment)
+        else:
+            skipped += 1
+    db.session.commit()
+    for comment in approved:
+        notify.comment_approved(comment)
+    return changed, skipped
+
+
+def _load(ids: Sequence[int]) -> list[Comment]:
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.id.in_(list(ids)[:500]))
+            .options(selectinload(Comment.post))
+        )
+    )
+
+
+def undo_last(comment: Comment, actor: User) -> ModerationLog:
+    """Undo the comment's last status change (it is logged as a change of its own)."""
+    _require_moderator(actor, comment)
+    last = db.session.scalar(
+        select(ModerationLog)
+        .where(
+            ModerationLog.comment_id == comment.id,
+            ModerationLog.undone.is_(False),
+            ModerationLog.from_status.is_not(None),
+            ModerationLog.action != "undo",
+        )
+        .order_by(ModerationLog.created_at.desc(), ModerationLog.id.desc())
+        .limit(1)
+    )
+    if last is None or last.to_status != comment.status:
+        raise ServiceError("There is no change of this comment's status to undo.", status=409)
+    set_status(
+        comment,
+        CommentStatus(last.from_status),
+        actor,
+        "undo",
+        f"undid “{ACTION_LABELS.get(last.action, last.action)}” by {actor.name}",
+    )
+    last.undone = True
+    db.session.commit()
+    return last
+
+
+def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> None:
+    if not actor.can(Permission.MANAGE_USERS):
+        raise Forbidden("Only administrators can delete comments for good.")
+    if comment.status == CommentStatus.APPROVED:
+        _bump_count(comment.post_id, -1)
+    _log(
+        comment,
+        CommentStatus(comment.status),
+        None,
+        actor,
+        "delete",
+        f"deleted permanently by {actor.name}",
+    )
+    # Replies stay, moved up to the deleted comment's parent so the thread holds together.
+    db.session.execute(
+        update(Comment).where(Comment.parent_id == comment.id).values(parent_id=comment.parent_id)
+    )
+    db.session.delete(comment)
+    if commit:
+        db.session.commit()
+
+
+def edit(
+    comment: Comment,
+    actor: User,
+    author: str,
+    email: str,
+    url: str,
+    content: str,
+    whitelist: Whitelist,
+) -> None:
+    """A moderator's edit: the same checks and sanitizer as a new comment; logged."""
+    _require_moderator(actor, comment)
+    data = CommentInput(content=content, author=author, email=email, url=url)
+    refusals = check_fields(data)
+    if not content.strip():
+        refusals.append(Refusal("comment", "A comment cannot be empty."))
+    if refusals:
+        raise CommentRefused(refusals)
+    changed = [
+        name
+        for name, old, new in (
+            ("name", comment.author, author.strip()),
+            ("email", comment.email, email.strip()),
+            ("website", comment.url, normalize_url(url)),
+            ("text", comment.content, content),
+        )
+        if old != new
+    ]
+    comment.author, comment.email, comment.url = author.strip(), email.strip(), normalize_url(url)
+    comment.content = content
+    comment.content_html = sanitize_comment(content, whitelist)
+    comment.updated_at = utcnow()
+    _log(
+        comment,
+        None,
+        None,
+        actor,
+        "edit",
+        f"edited by {actor.name}: {', '.join(changed) or 'nothing changed'}",
+    )
+    db.session.commit()
+
+
+def reply(
+    parent: Comment,
+    actor: User,
+    content: str,
+    settings: DiscussionSettings,
+    whitelist: Whitelist,
+    ip: str = "",
+    user_agent: str = "",
+) -> Comment:
+    """A moderator's reply from the queue; approves the comment replied to, as WordPress."""
+    _require_moderator(actor, parent)
+    if parent.status != CommentStatus.APPROVED:
+        set_status(
+            parent,
+            CommentStatus.APPROVED,
+            actor,
+            "approve",
+            f"approved by {actor.name} when replying",
+        )
+        db.session.flush()
+    data = CommentInput(content=content, parent_id=parent.id, ip=ip, user_agent=user_agent)
+    return submit(
+        parent.post, data, actor, settings, whitelist, Limits(flood_seconds=0, min_fill_seconds=0)
+    )
+
+
+# --- the queue --------------------------------------------------------------------------
+
+
+def queue_query(
+    actor: User,
+    status: CommentStatus,
+    search: str = "",
+    post_id: int | None = None,
+) -> Select[tuple[Comment]]:
+    query = (
+        select(Comment)
+        .where(Comment.status == status)
+        .options(selectinload(Comment.post), selectinload(Comment.parent))
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
+    query = _visible_to(actor, query)
+    if post_id:
+        query = query.where(Comment.post_id == post_id)
+    terms = search.strip()
+    if terms:
+        like = "%" + terms.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(
+            or_(
+                Comment.content.ilike(like),
+                Comment.author.ilike(like),
+                Comment.email.ilike(like),
+                Comment.ip.ilike(like),
+                Comment.url.ilike(like),
+            )
+        )
+    return query
+
+
+def _visible_to(actor: User, query: Select) -> Select:
+    """Moderators see every comment; authors those on their own posts."""
+    if actor.can(Permission.MODERATE):
+        return query
+    return query.where(Comment.post_id.in_(select(Post.id).where(Post.author_id == actor.id)))
+
+
+def status_counts(actor: User) -> dict[str, int]:
+    query = _visible_to(actor, select(Comment.status, func.count()).group_by(Comment.status))
+    counts = {s.value: 0 for s in CommentStatus}
+    for status, count in db.session.execute(query):
+        counts[CommentStatus(status).value] = count
+    return counts
+
+
+def author_histories(comments: Sequence[Comment]) -> dict[str, dict[str, int]]:
+    """Per email (lower case): how many comments were approved / marked spam. One query."""
+    emails = {c.email.lower() for c in comments if c.email}
+    result: dict[str, dict[str, int]] = {e: {"approved": 0, "spam": 0, "total": 0} for e in emails}
+    if not emails:
+        return result
+    rows = db.session.execute(
+        select(func.lower(Comment.email), Comment.status, func.count())
+        .where(func.lower(Comment.email).in_(emails))
+        .group_by(func.lower(Comment.email), Comment.status)
+    )
+    for email, status, count in rows:
+        entry = result.setdefault(email, {"approved": 0, "spam": 0, "total": 0})
+        entry["total"] += count
+        if status in (CommentStatus.APPROVED, CommentStatus.APPROVED.value):
+            entry["approved"] += count
+        elif status in (CommentStatus.SPAM, CommentStatus.SPAM.value):
+            entry["spam"] += count
+    return result
+
+
+def get_comment(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound("There is no comment with that number.")
+    return comment
+
+
+def log_for(comment: Comment) -> list[ModerationLog]:
+    return list(
+        db.session.scalars(
+            select(ModerationLog)
+            .where(ModerationLog.comment_id == comment.id)
+            .options(selectinload(ModerationLog.actor))
+            .order_by(ModerationLog.created_at, ModerationLog.id)
+        )
+    )

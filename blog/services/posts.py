@@ -1,0 +1,393 @@
+"""Posts and pages: writing, publishing, scheduling, trashing, and the reads pages make."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from blog.extensions import db
+from blog.models import (
+    Category,
+    Permission,
+    Post,
+    PostStatus,
+    PostType,
+    SlugRedirect,
+    Tag,
+    User,
+    utcnow,
+)
+from blog.sanitize import plain_text, render_markdown
+from blog.services import Forbidden, ServiceError
+
+TITLE_MAX = 300
+SLUG_MAX = 200
+BODY_MAX = 1_000_000
+EXCERPT_WORDS_CHARS = 300
+# Paths the catch-all /<slug>/ must never take.
+RESERVED_SLUGS = frozenset(
+    {
+        "admin",
+        "api",
+        "login",
+        "logout",
+        "static",
+        "feed",
+        "comments",
+        "tag",
+        "category",
+        "author",
+        "page",
+        "search",
+        "archives",
+        "wp-admin",
+        "wp-login.php",
+    }
+)
+
+
+def slugify(text: str, max_length: int = SLUG_MAX) -> str:
+    """A URL slug: accents folded, lower case, words joined by hyphens.
+
+    Letters outside Latin (Cyrillic, CJK...) are kept, as WordPress does; browsers show them.
+    """
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    slug = re.sub(r"[^\w]+|_+", "-", folded.lower()).strip("-")
+    slug = slug[:max_length].rstrip("-")
+    return slug
+
+
+def _slug_taken(slug: str, post_id: int | None) -> bool:
+    if slug in RESERVED_SLUGS or slug.isdigit():
+        return True
+    owner = db.session.scalar(select(Post.id).where(Post.slug == slug))
+    if owner is not None and owner != post_id:
+        return True
+    redirect = db.session.scalar(select(SlugRedirect.post_id).where(SlugRedirect.old_slug == slug))
+    return redirect is not None and redirect != post_id
+
+
+def unique_slug(wanted: str, post_id: int | None = None) -> str:
+    base = slugify(wanted) or "post"
+    candidate, n = base, 2
+    while _slug_taken(candidate, post_id):
+        suffix = f"-{n}"
+        candidate = base[: SLUG_MAX - len(suffix)] + suffix
+        n += 1
+    return candidate
+
+
+@dataclass
+class PostInput:
+    """What the editor form, the API and the CLI send; validated by ``_validate``."""
+
+    title: str
+    body: str = ""
+    slug: str = ""
+    excerpt: str = ""
+    tags: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    comments_open: bool | None = None
+    type: PostType = PostType.POST
+    published_at: datetime | None = None  # aware; a future time schedules the post
+
+
+def _validate(data: PostInput) -> None:
+    title = data.title.strip()
+    if not title:
+        raise ServiceError("Give the post a title.", field="title")
+    if len(title) > TITLE_MAX:
+        raise ServiceError(
+            f"The title is {len(title)} characters; the limit is {TITLE_MAX}.", field="title"
+        )
+    if len(data.body) > BODY_MAX:
+        raise ServiceError(
+            f"The body is {len(data.body):,} characters; the limit is {BODY_MAX:,}.", field="body"
+        )
+    if data.slug and not slugify(data.slug):
+        raise ServiceError("The slug needs at least one letter or digit.", field="slug")
+    if data.published_at is not None and data.published_at.tzinfo is None:
+        raise ServiceError("The publish time needs a time zone.", field="published_at")
+
+
+def _tags(names: Sequence[str]) -> list[Tag]:
+    result: list[Tag] = []
+    for name in names:
+        name = name.strip()
+        slug = slugify(name)
+        if not slug or any(t.slug == slug for t in result):
+            continue
+        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+        if tag is None:
+            tag = Tag(name=name, slug=slug)
+            db.session.add(tag)
+        result.append(tag)
+    return result
+
+
+def _categories(names: Sequence[str]) -> list[Category]:
+    """Categories by name or "Parent/Child" path; missing ones are created."""
+    result: list[Category] = []
+    for path in names:
+        parent: Category | None = None
+        for name in [part.strip() for part in path.split("/") if part.strip()]:
+            slug = slugify(name)
+            if not slug:
+                continue
+            category = db.session.scalar(select(Category).where(Category.slug == slug))
+            if category is None:
+                category = Category(name=name, slug=slug, parent=parent)
+                db.session.add(category)
+            parent = category
+        if parent is not None and parent not in result:
+            result.append(parent)
+    return result
+
+
+def _apply(post: Post, data: PostInput) -> None:
+    post.title = data.title.strip()
+    post.body = data.body
+    post.body_html = render_markdown(data.body)
+    post.excerpt = data.excerpt.strip() or plain_text(post.body_html, limit=EXCERPT_WORDS_CHARS)
+    post.type = data.type
+    wanted = data.slug.strip() or (post.slug if post.id else post.title)
+    new_slug = (
+        slugify(wanted)
+        if post.id and slugify(wanted) == post.slug
+        else unique_slug(wanted, post.id)
+    )
+    if post.id and post.slug and new_slug != post.slug:
+        # The old address keeps working as a 301.
+        existing = db.session.scalar(select(SlugRedirect).where(SlugRedirect.old_slug == post.slug))
+        if existing is None:
+            db.session.add(SlugRedirect(old_slug=post.slug, post_id=post.id))
+        stale = db.session.scalar(select(SlugRedirect).where(SlugRedirect.old_slug == new_slug))
+        if stale is not None:
+            db.session.delete(stale)
+    post.slug = new_slug
+    post.tags = _tags(data.tags)
+    post.categories = _categories(data.categories)
+    if data.comments_open is not None:
+        post.comments_open = data.comments_open
+    post.updated_at = utcnow()
+
+
+def _check_can_write(user: User) -> None:
+    if not user.can(Permission.WRITE):
+        raise Forbidden("Your role cannot write posts.")
+
+
+def _check_can_edit(user: User, post: Post) -> None:
+    if not user.can_edit_post(post):
+        raise Forbidden("You can only edit your own posts.")
+
+
+def _set_publication(post: Post, user: User, action: str, when: datetime | None) -> None:
+    """Move the post for one of the editor's buttons: draft, publish, schedule, update."""
+    now = utcnow()
+    if action == "draft":
+        if post.status != PostStatus.TRASH:
+            post.status = PostStatus.DRAFT
+        post.published_at = when
+        return
+    if action == "update":
+        if when is not None and post.status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED):
+            post.published_at = when
+            post.status = PostStatus.SCHEDULED if when > now else PostStatus.PUBLISHED
+        return
+    if action not in ("publish", "schedule"):
+        raise ServiceError(f"Unknown action {action!r}.")
+    if not (user.can(Permission.PUBLISH) or user.can(Permission.EDIT_OTHERS)):
+        raise Forbidden("Your role cannot publish; save a draft for an editor.")
+    if action == "schedule":
+        if when is None or when <= now:
+            raise ServiceError(
+                "Pick a publish time in the future to schedule.", field="published_at"
+            )
+        post.status, post.published_at = PostStatus.SCHEDULED, when
+        return
+    post.status = PostStatus.PUBLISHED
+    post.published_at = when if when is not None and when <= now else now
+
+
+def create_post(author: User, data: PostInput, action: str = "draft") -> Post:
+    _check_can_write(author)
+    _validate(data)
+    from blog.services.settings import discussion_settings
+
+    comments_open = discussion_settings().default_comment_status_open
+    with db.session.no_autoflush:
+        post = Post(author=author, status=PostStatus.DRAFT, comments_open=comments_open)
+        _apply(post, data)
+        _set_publication(post, author, action, data.published_at)
+    db.session.add(post)
+    db.session.commit()
+    return post
+
+
+def update_post(post: Post, editor: User, data: PostInput, action: str = "update") -> Post:
+    _check_can_edit(editor, post)
+    _validate(data)
+    with db.session.no_autoflush:
+        _apply(post, data)
+        _set_publication(post, editor, action, data.published_at)
+    db.session.commit()
+    return post
+
+
+def unpublish(post: Post, user: User) -> None:
+    _check_can_edit(user, post)
+    post.status = PostStatus.DRAFT
+    post.updated_at = utcnow()
+    db.session.commit()
+
+
+def trash(post: Post, user: User) -> None:
+    _check_can_edit(user, post)
+    if post.status != PostStatus.TRASH:
+        post.status_before_trash = post.status
+        post.status = PostStatus.TRASH
+        db.session.commit()
+
+
+def restore(post: Post, user: User) -> None:
+    _check_can_edit(user, post)
+    if post.status == PostStatus.TRASH:
+        # Restored posts come back as drafts unless they were published, as WordPress does.
+        post.status = post.status_before_trash or PostStatus.DRAFT
+        post.status_before_trash = None
+        db.session.commit()
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def visible_posts(post_type: PostType = PostType.POST) -> Select[tuple[Post]]:
+    """Posts a reader may see, newest first, with what lists show loaded up front."""
+    return (
+        select(Post)
+        .where(Post.visible_clause(utcnow()), Post.type == post_type)
+        .options(selectinload(Post.author), selectinload(Post.tags), selectinload(Post.categories))
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+
+
+def by_tag(query: Select[tuple[Post]], tag: Tag) -> Select[tuple[Post]]:
+    return query.where(Post.tags.any(Tag.id == tag.id))
+
+
+def by_category(query: Select[tuple[Post]], category: Category) -> Select[tuple[Post]]:
+    """Posts in a category or any of its descendants, as WordPress's category archive."""
+    ids = {category.id}
+    frontier = {category.id}
+    while frontier:
+        children = set(
+            db.session.scalars(select(Category.id).where(Category.parent_id.in_(frontier)))
+        )
+        frontier = children - ids
+        ids |= children
+    return query.where(Post.categories.any(Category.id.in_(ids)))
+
+
+def by_author(query: Select[tuple[Post]], user: User) -> Select[tuple[Post]]:
+    return query.where(Post.author_id == user.id)
+
+
+def month_bounds(year: int, month: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The month in the site's time zone, as UTC instants [start, end)."""
+    start = datetime(year, month, 1, tzinfo=tz)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+def by_month(
+    query: Select[tuple[Post]], year: int, month: int, tz: ZoneInfo
+) -> Select[tuple[Post]]:
+    start, end = month_bounds(year, month, tz)
+    return query.where(Post.published_at >= start, Post.published_at < end)
+
+
+def find_by_slug(slug: str) -> Post | None:
+    return db.session.scalar(
+        select(Post).where(Post.slug == slug).options(selectinload(Post.author))
+    )
+
+
+def redirect_target(slug: str) -> Post | None:
+    return db.session.scalar(
+        select(Post)
+        .join(SlugRedirect, SlugRedirect.post_id == Post.id)
+        .where(SlugRedirect.old_slug == slug)
+    )
+
+
+def neighbours(post: Post) -> tuple[Post | None, Post | None]:
+    """The previous (older) and next (newer) visible posts."""
+    if post.published_at is None or post.type != PostType.POST:
+        return None, None
+    base = select(Post).where(
+        Post.visible_clause(utcnow()), Post.type == PostType.POST, Post.id != post.id
+    )
+    older = db.session.scalar(
+        base.where(
+            (Post.published_at < post.published_at)
+            | ((Post.published_at == post.published_at) & (Post.id < post.id))
+        )
+        .order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(1)
+    )
+    newer = db.session.scalar(
+        base.where(
+            (Post.published_at > post.published_at)
+            | ((Post.published_at == post.published_at) & (Post.id > post.id))
+        )
+        .order_by(Post.published_at.asc(), Post.id.asc())
+        .limit(1)
+    )
+    return older, newer
+
+
+def month_archive_list(tz: ZoneInfo, limit: int = 24) -> list[tuple[int, int, int]]:
+    """(year, month, count) of visible posts, newest first, for the sidebar."""
+    dates = db.session.scalars(
+        select(Post.published_at).where(Post.visible_clause(utcnow()), Post.type == PostType.POST)
+    )
+    counts: dict[tuple[int, int], int] = {}
+    for when in dates:
+        local = when.astimezone(tz)
+        counts[(local.year, local.month)] = counts.get((local.year, local.month), 0) + 1
+    return [(y, m, c) for (y, m), c in sorted(counts.items(), reverse=True)][:limit]
+
+
+def admin_posts(
+    user: User, status: str | None, post_type: str | None = None
+) -> Select[tuple[Post]]:
+    query = select(Post).options(selectinload(Post.author)).order_by(Post.updated_at.desc())
+    if not user.can(Permission.EDIT_OTHERS):
+        query = query.where(Post.author_id == user.id)
+    if status:
+        query = query.where(Post.status == PostStatus(status))
+    else:
+        query = query.where(Post.status != PostStatus.TRASH)
+    if post_type:
+        query = query.where(Post.type == PostType(post_type))
+    return query
+
+
+def admin_status_counts(user: User) -> dict[str, int]:
+    query = select(Post.status, func.count()).group_by(Post.status)
+    if not user.can(Permission.EDIT_OTHERS):
+        query = query.where(Post.author_id == user.id)
+    counts = {s.value: 0 for s in PostStatus}
+    for status, count in db.session.execute(query):
+        counts[PostStatus(status).value] = count
+    counts["all"] = sum(v for k, v in counts.items() if k != "trash")
+    return counts

@@ -1,0 +1,132 @@
+"""Site settings kept in the database, read once per request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import select
+
+from blog.extensions import db
+from blog.models import Setting
+from blog.moderation import DiscussionSettings
+from blog.sanitize import DEFAULT_COMMENT_WHITELIST, Whitelist, format_whitelist, parse_whitelist
+from blog.services import ServiceError
+
+COMMENT_WHITELIST_KEY = "comment_whitelist"
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    name: str
+    description: str
+    timezone: str
+    posts_per_page: int
+
+    @property
+    def tz(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+
+def _stored() -> dict[str, str]:
+    """All stored settings, one query per request."""
+    if has_app_context() and "blog_settings" in g:
+        return g.blog_settings
+    values = {row.key: row.value for row in db.session.scalars(select(Setting))}
+    if has_app_context():
+        g.blog_settings = values
+    return values
+
+
+def _forget() -> None:
+    if has_app_context():
+        g.pop("blog_settings", None)
+
+
+def site_settings() -> SiteSettings:
+    stored = _stored()
+    config = current_app.config
+    try:
+        per_page = int(stored.get("posts_per_page", config["POSTS_PER_PAGE"]))
+    except ValueError:
+        per_page = config["POSTS_PER_PAGE"]
+    return SiteSettings(
+        name=stored.get("site_name", config["SITE_NAME"]),
+        description=stored.get("site_description", config["SITE_DESCRIPTION"]),
+        timezone=stored.get("timezone", config["SITE_TIMEZONE"]),
+        posts_per_page=max(1, min(per_page, 100)),
+    )
+
+
+def discussion_settings() -> DiscussionSettings:
+    stored = _stored()
+    fields = DiscussionSettings.__dataclass_fields__
+    try:
+        return DiscussionSettings.from_mapping({k: v for k, v in stored.items() if k in fields})
+    except ValueError:
+        # Values are validated on save; should one be broken, fall back to the defaults.
+        return DiscussionSettings()
+
+
+def comment_whitelist() -> Whitelist:
+    text = _stored().get(COMMENT_WHITELIST_KEY)
+    if text is None:
+        return DEFAULT_COMMENT_WHITELIST
+    try:
+        return parse_whitelist(text)
+    except ValueError:
+        # A stored value is validated on save; should it be broken, fail safe.
+        return DEFAULT_COMMENT_WHITELIST
+
+
+def comment_whitelist_text() -> str:
+    return format_whitelist(comment_whitelist())
+
+
+def save(values: Mapping[str, str]) -> None:
+    for key, value in values.items():
+        row = db.session.get(Setting, key)
+        if row is None:
+            db.session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+    db.session.commit()
+    _forget()
+
+
+def save_site(name: str, description: str, timezone: str, posts_per_page: int) -> None:
+    name = name.strip()
+    if not name:
+        raise ServiceError("The site needs a title.", field="site_name")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ServiceError(f"Unknown time zone {timezone!r}.", field="timezone") from None
+    if not 1 <= posts_per_page <= 100:
+        raise ServiceError("Posts per page must be between 1 and 100.", field="posts_per_page")
+    save(
+        {
+            "site_name": name,
+            "site_description": description.strip(),
+            "timezone": timezone,
+            "posts_per_page": str(posts_per_page),
+        }
+    )
+
+
+def save_discussion(settings: DiscussionSettings, whitelist_text: str) -> None:
+    problems = settings.validate()
+    if problems:
+        raise ServiceError(" ".join(problems))
+    try:
+        whitelist = parse_whitelist(whitelist_text)
+    except ValueError as exc:
+        raise ServiceError(str(exc), field="comment_whitelist") from None
+    values = dict(settings.to_mapping())
+    values[COMMENT_WHITELIST_KEY] = format_whitelist(whitelist)
+    save(values)

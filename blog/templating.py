@@ -1,0 +1,93 @@
+"""Template filters and globals: addresses, local times, avatars, security headers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from blog.auth.forms import EmptyForm
+from blog.models import Permission, Post, PostType
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # Post images may live elsewhere; avatars come from Gravatar.
+        "img-src 'self' https: data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def post_path(post: Post) -> str:
+    """A post's address: /YYYY/MM/slug/ in the site's time zone; a page's: /slug/."""
+    if post.type == PostType.PAGE:
+        return url_for("posts.page", slug=post.slug)
+    from blog.services.settings import site_settings
+
+    when = (post.published_at or post.created_at).astimezone(site_settings().tz)
+    return url_for("posts.post", year=when.year, month=when.month, slug=post.slug)
+
+
+def localtime(value: datetime | None, fmt: str = "%B %-d, %Y") -> str:
+    if value is None:
+        return ""
+    from blog.services.settings import site_settings
+
+    return value.astimezone(site_settings().tz).strftime(fmt)
+
+
+def isotime(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def gravatar(email: str, size: int = 48) -> str:
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+    query = urlencode({"s": str(size), "d": "identicon", "r": "g"})
+    return f"https://www.gravatar.com/avatar/{digest}?{query}"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["isotime"] = isotime
+    app.jinja_env.globals["post_path"] = post_path
+    app.jinja_env.globals["gravatar"] = gravatar
+    app.jinja_env.globals["Permission"] = Permission
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def site_context() -> dict:
+        from blog.services.settings import site_settings
+
+        def button_form() -> EmptyForm:
+            # One CSRF-only form object per request, reused by every state-changing button.
+            if "button_form" not in g:
+                g.button_form = EmptyForm()
+            return g.button_form
+
+        return {"site": site_settings(), "button_form": button_form, "current_user": current_user}
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith(("/admin", "/login")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.template_filter("nl2br_text")
+    def nl2br_text(value: str) -> Markup:
+        """Plain text with line breaks kept, escaped first."""
+        return Markup("<br>\n").join(Markup.escape(value).split("\n"))

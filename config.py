@@ -1,0 +1,88 @@
+"""Configuration classes.
+
+Every setting can be overridden from the environment with Flask's ``FLASK_`` prefix
+(``FLASK_SECRET_KEY``, ``FLASK_SQLALCHEMY_DATABASE_URI``...); ``DATABASE_URL`` is accepted
+too. Secrets come only from the environment or from ``instance/secret_key``, never from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class Default:
+    IS_PRODUCTION = False
+    SITE_NAME = "My Blog"
+    SITE_DESCRIPTION = "Just another blog"
+    # Shown times use this zone; the database keeps UTC.
+    SITE_TIMEZONE = "UTC"
+    POSTS_PER_PAGE = 10
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite at instance/blog.db
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None  # a comment form left open for hours still posts
+    # Limit request bodies: a comment is at most 65,525 characters (x4 bytes in UTF-8).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # Anti-abuse (INTERFACE.md).
+    COMMENT_FLOOD_SECONDS = 15
+    COMMENT_MIN_FILL_SECONDS = 3
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    COMMENT_RATE_LIMIT = "10 per minute;100 per day"
+    LOGIN_RATE_LIMIT = "10 per minute"
+
+    # Outgoing mail for notifications; empty host disables sending.
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_DEFAULT_SENDER = "blog@localhost"
+    MAIL_TIMEOUT = 10
+
+    # Absolute base for links in emails and feeds when not in a request.
+    SITE_URL = "http://127.0.0.1:5000"
+
+
+class Development(Default):
+    DEBUG = True
+    RATELIMIT_ENABLED = False
+
+
+class Testing(Default):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+    COMMENT_FLOOD_SECONDS = 0
+    COMMENT_MIN_FILL_SECONDS = 0
+
+
+class Production(Default):
+    IS_PRODUCTION = True
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Default]] = {
+    "default": Default,
+    "development": Development,
+    "testing": Testing,
+    "production": Production,
+}
+
+
+def config_name() -> str:
+    """The config class picked by BLOG_CONFIG (default: ``default``)."""
+    return os.environ.get("BLOG_CONFIG", "default").lower()

@@ -1,0 +1,147 @@
+"""Fixtures: an app, a client and a CLI runner on a fresh database per backend.
+
+SQLite in a temporary folder by default; PostgreSQL when TEST_DATABASE_URL is set, in a
+schema of its own created for this test session and dropped after it. The schema is made by
+running the migrations (so every run checks them); tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from blog import create_app
+from blog.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for this test session."""
+    if TEST_DATABASE_URL:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        uri = _with_search_path(TEST_DATABASE_URL, schema)
+    else:
+        uri = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    app = make_app(uri, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    yield uri
+    if TEST_DATABASE_URL:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_app(database_uri: str, tmp_path: Path, **overrides) -> Flask:
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "SERVER_NAME": None,
+        **overrides,
+    }
+    os.environ["BLOG_INSTANCE_PATH"] = str(tmp_path / "instance")
+    try:
+        return create_app(config)
+    finally:
+        del os.environ["BLOG_INSTANCE_PATH"]
+
+
+def empty_tables() -> None:
+    """Delete every row, children first; the schema stays for the next test."""
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app, with no context pushed: each request gets its own, as in production.
+
+    Tests open ``with app.app_context():`` to set up or inspect the database.
+    """
+    app = make_app(database_uri, tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+# --- helpers shared by the request tests ------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def create_user(app: Flask, username: str, role: str = "admin", email: str = "") -> int:
+    from blog.services.users import create_user as create
+
+    with app.app_context():
+        return create(username, PASSWORD, role, email or f"{username}@example.com").id
+
+
+def create_post(
+    app: Flask,
+    author: str,
+    title: str = "Hello world",
+    body: str = "Some *text*.",
+    action: str = "publish",
+    **fields,
+) -> tuple[int, str]:
+    """(id, path) of a new post by ``author``."""
+    from blog.services import posts
+    from blog.services.users import find_user
+    from blog.templating import post_path
+
+    with app.app_context():
+        user = find_user(author)
+        assert user is not None
+        post = posts.create_post(user, posts.PostInput(title=title, body=body, **fields), action)
+        with app.test_request_context():
+            return post.id, post_path(post)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def admin(app: Flask) -> str:
+    create_user(app, "admin", "admin")
+    return "admin"
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient, admin: str) -> FlaskClient:
+    response = login(client, admin)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
