@@ -6,13 +6,14 @@ through ``set_status`` so that it is logged and the post's comment count stays r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from blog.extensions import db
@@ -27,6 +28,7 @@ from blog.moderation import (
     Refusal,
     can_transition,
     check_allowed,
+    comments_closed_reason,
     decide,
 )
 from blog.sanitize import Whitelist, count_links, sanitize_comment
@@ -37,6 +39,14 @@ LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
 FIELD_LABELS = {"author": "Name", "email": "Email", "url": "Website", "comment": "Comment"}
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 MAX_DEPTH_WALK = 12
+_HOST_PORT_RE = re.compile(r"[^:@\s]+:\d{1,5}")
+# Ids are 32-bit in every backend's schema; a larger number names no comment (and would
+# overflow SQLite's driver).
+MAX_ID = 2**31 - 1
+
+
+def _is_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
 
 
 class CommentRefused(ServiceError):
@@ -110,6 +120,11 @@ def normalize_url(url: str) -> str:
     if not url:
         return ""
     if "://" not in url:
+        head = url.split("/", 1)[0]
+        if ":" in head and not _HOST_PORT_RE.fullmatch(head):
+            # A scheme of its own ("javascript:", "data:", "mailto:"), not a host: refused
+            # rather than turned into a harmless-looking "http://javascript:...".
+            return ""
         url = "http://" + url  # as WordPress: "example.com" means http://example.com
     scheme = url.split("://", 1)[0].lower()
     if scheme not in ("http", "https") or any(ch.isspace() for ch in url):
@@ -155,17 +170,27 @@ def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -
     last = None
     if last_clauses:
         last = db.session.scalar(select(func.max(Comment.created_at)).where(or_(*last_clauses)))
-    duplicate = db.session.scalar(
-        select(Comment.id)
-        .where(
-            Comment.post_id == post.id,
-            Comment.content == data.content,
-            or_(func.lower(Comment.email) == email, Comment.author == data.author.strip())
-            if email or data.author.strip()
-            else Comment.ip == data.ip,
+    # As WordPress: the same text on the same post from the same name or email. Blank names
+    # and emails identify nobody, so two anonymous readers may both say "Thanks!".
+    same_person = []
+    if email:
+        same_person.append(func.lower(Comment.email) == email)
+    if data.author.strip():
+        same_person.append(Comment.author == data.author.strip())
+    if user is not None:
+        same_person.append(Comment.user_id == user.id)
+    duplicate = None
+    if same_person:
+        duplicate = db.session.scalar(
+            select(Comment.id)
+            .where(
+                Comment.post_id == post.id,
+                Comment.content == data.content,
+                Comment.status != CommentStatus.TRASH,
+                or_(*same_person),
+            )
+            .limit(1)
         )
-        .limit(1)
-    )
     return AuthorHistory(
         approved_count=counts.get(CommentStatus.APPROVED, 0),
         pending_count=counts.get(CommentStatus.PENDING, 0),
@@ -228,11 +253,11 @@ def submit(
     data.email = data.email.strip()
     data.url = normalize_url(data.url)
     parent = None
-    if data.parent_id:
+    if data.parent_id and _is_id(data.parent_id):
         parent = db.session.get(Comment, data.parent_id)
     context = post_context(post, parent, now)
     if data.parent_id and parent is None:
-        context = PostContext(**{**context.__dict__, "parent_ok": False})
+        context = dataclasses.replace(context, parent_ok=False)
     history = _history(data, user, post, now)
     html = sanitize_comment(data.content, whitelist)
     candidate = CommentCandidate(
@@ -253,8 +278,14 @@ def submit(
     if not html.strip() and not any(r.field == "comment" for r in refusals):
         refusals.append(Refusal("comment", "Please type a comment."))
     if refusals:
-        closed = any(r.field is None for r in refusals) and not context.comments_open
-        raise CommentRefused(refusals, status=403 if closed else 400)
+        # Not "fix the form" but "not here": the post takes no comments (closed by hand or
+        # by age, unpublished) or only from logged-in users.
+        barred = (
+            not context.is_published
+            or comments_closed_reason(context, settings) is not None
+            or (settings.comment_registration and user is None)
+        )
+        raise CommentRefused(refusals, status=403 if barred else 400)
     decision = decide(candidate, history, post=context, settings=settings, limits=limits)
     comment = Comment(
         post=post,
@@ -487,13 +518,12 @@ def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, in
 
 
 def _load(ids: Sequence[int]) -> list[Comment]:
+    ids = [i for i in ids if _is_id(i)][:500]
     if not ids:
         return []
     return list(
         db.session.scalars(
-            select(Comment)
-            .where(Comment.id.in_(list(ids)[:500]))
-            .options(selectinload(Comment.post))
+            select(Comment).where(Comment.id.in_(ids)).options(selectinload(Comment.post))
         )
     )
 
@@ -601,7 +631,8 @@ def reply(
 ) -> Comment:
     """A moderator's reply from the queue; approves the comment replied to, as WordPress."""
     _require_moderator(actor, parent)
-    if parent.status != CommentStatus.APPROVED:
+    approving = parent.status != CommentStatus.APPROVED
+    if approving:
         set_status(
             parent,
             CommentStatus.APPROVED,
@@ -611,9 +642,13 @@ def reply(
         )
         db.session.flush()
     data = CommentInput(content=content, parent_id=parent.id, ip=ip, user_agent=user_agent)
-    return submit(
+    comment = submit(
         parent.post, data, actor, settings, whitelist, Limits(flood_seconds=0, min_fill_seconds=0)
     )
+    if approving:
+        # An approval like any other: the commenter who asked is told.
+        notify.comment_approved(parent)
+    return comment
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -632,20 +667,56 @@ def queue_query(
         .order_by(Comment.created_at.desc(), Comment.id.desc())
     )
     query = _visible_to(actor, query)
-    if post_id:
-        query = query.where(Comment.post_id == post_id)
+    if post_id is not None:
+        query = query.where(Comment.post_id == post_id if _is_id(post_id) else false())
     terms = search.strip()
     if terms:
-        like = "%" + terms.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        # "%" and "_" are searched for as themselves, not as wildcards.
+        escaped = terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         query = query.where(
             or_(
-                Comment.content.ilike(like),
-                Comment.author.ilike(like),
-                Comment.email.ilike(like),
-                Comment.ip.ilike(like),
-                Comment.url.ilike(like),
+                *(
+                    column.ilike(like, escape="\\")
+                    for column in (
+                        Comment.content,
+                        Comment.author,
+                        Comment.email,
+                        Comment.ip,
+                        Comment.url,
+                    )
+                )
             )
         )
+    return query
+
+
+def listing_query(
+    viewer: User | None,
+    status: CommentStatus | None = None,
+    post_id: int | None = None,
+) -> Select[tuple[Comment]]:
+    """The comments ``viewer`` may list (the API), newest first.
+
+    Everyone sees approved comments on visible posts; an author also every comment on their
+    own posts; moderators every comment. ``status`` None means every status they may see.
+    """
+    query = (
+        select(Comment)
+        .options(selectinload(Comment.post))
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
+    if viewer is None or not viewer.can(Permission.MODERATE):
+        visible_posts = select(Post.id).where(Post.visible_clause(utcnow()))
+        allowed = (Comment.status == CommentStatus.APPROVED) & Comment.post_id.in_(visible_posts)
+        if viewer is not None and viewer.can(Permission.WRITE):
+            own_posts = select(Post.id).where(Post.author_id == viewer.id)
+            allowed = or_(allowed, Comment.post_id.in_(own_posts))
+        query = query.where(allowed)
+    if status is not None:
+        query = query.where(Comment.status == status)
+    if post_id is not None:
+        query = query.where(Comment.post_id == post_id)
     return query
 
 
@@ -686,7 +757,7 @@ def author_histories(comments: Sequence[Comment]) -> dict[str, dict[str, int]]:
 
 
 def get_comment(comment_id: int) -> Comment:
-    comment = db.session.get(Comment, comment_id)
+    comment = db.session.get(Comment, comment_id) if _is_id(comment_id) else None
     if comment is None:
         raise NotFound("There is no comment with that number.")
     return comment
