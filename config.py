@@ -28,6 +28,11 @@ class Default:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
+    # Argon2id cost (argon2-cffi's defaults, RFC 9106's low-memory choice). Raised values
+    # rehash each password at its next login.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536  # KiB
+    ARGON2_PARALLELISM = 4
     WTF_CSRF_TIME_LIMIT = None  # a comment form left open for hours still posts
     # Limit request bodies: a comment is at most 65,525 characters (x4 bytes in UTF-8).
     MAX_CONTENT_LENGTH = 1024 * 1024
@@ -66,6 +71,10 @@ class Testing(Default):
     SECRET_KEY = "testing-only-not-secret"  # noqa: S105
     COMMENT_FLOOD_SECONDS = 0
     COMMENT_MIN_FILL_SECONDS = 0
+    # The cheapest Argon2id: tests log in hundreds of times, and the hash is still Argon2id.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
 
 
 class Production(Default):

@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from blog.extensions import db
 from blog.services import ServiceError
 
 HINTS = {
@@ -76,4 +77,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):
-        return error_response(500, HINTS[500])
+        # A failed statement leaves the transaction aborted (PostgreSQL refuses every query
+        # after it), and the page itself reads the site settings: start clean first.
+        db.session.rollback()
+        try:
+            return error_response(500, HINTS[500])
+        except Exception:  # the database may be down: a plain page beats a bare traceback
+            app.logger.exception("The 500 page could not be rendered")
+            body = (
+                "<!doctype html><title>Server error</title>"
+                f"<h1>Server error</h1><p>{HINTS[500]}</p>"
+            )
+            return body, 500, {"Content-Type": "text/html; charset=utf-8"}

@@ -28,14 +28,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def post_month(post: Post) -> tuple[int, int]:
+    """The (year, month) in a post's address: when it appears, in the site's time zone."""
+    from blog.services.settings import site_settings
+
+    when = (post.published_at or post.created_at).astimezone(site_settings().tz)
+    return when.year, when.month
+
+
 def post_path(post: Post) -> str:
     """A post's address: /YYYY/MM/slug/ in the site's time zone; a page's: /slug/."""
     if post.type == PostType.PAGE:
         return url_for("posts.page", slug=post.slug)
-    from blog.services.settings import site_settings
-
-    when = (post.published_at or post.created_at).astimezone(site_settings().tz)
-    return url_for("posts.post", year=when.year, month=when.month, slug=post.slug)
+    year, month = post_month(post)
+    return url_for("posts.post", year=year, month=month, slug=post.slug)
 
 
 def localtime(value: datetime | None, fmt: str = "%B %-d, %Y") -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from blog.admin import bp
 from blog.admin.forms import PostForm
 from blog.auth.forms import EmptyForm
+from blog.auth.views import safe_next
 from blog.decorators import permission_required
 from blog.extensions import db
 from blog.models import Comment, Permission, Post, PostStatus, PostType
@@ -44,9 +45,8 @@ def posts():
     if post_type not in (None, "post", "page"):
         abort(404)
     query = post_service.admin_posts(current_user, status, post_type)
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=20, error_out=False
-    )
+    page = min(max(request.args.get("page", 1, type=int), 1), post_service.MAX_PAGE)
+    pagination = db.paginate(query, page=page, per_page=20, error_out=False)
     return render_template(
         "admin/posts.html",
         pagination=pagination,
@@ -146,13 +146,13 @@ def _own_post(post_id: int) -> Post:
     return post
 
 
-@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@bp.route("/posts/<int(max=2147483647):post_id>/edit", methods=["GET", "POST"])
 @permission_required(Permission.WRITE)
 def edit_post(post_id: int):
     return _editor(_own_post(post_id))
 
 
-@bp.post("/posts/<int:post_id>/<any(unpublish, trash, restore):action>")
+@bp.post("/posts/<int(max=2147483647):post_id>/<any(unpublish, trash, restore):action>")
 @permission_required(Permission.WRITE)
 def post_action(post_id: int, action: str):
     post = _own_post(post_id)
@@ -167,10 +167,7 @@ def post_action(post_id: int, action: str):
         }[action],
         "success",
     )
-    back = request.form.get("next") or url_for("admin.posts")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("admin.posts")
-    return redirect(back, 303)
+    return redirect(safe_next(request.form.get("next")) or url_for("admin.posts"), 303)
 
 
 @bp.post("/preview")

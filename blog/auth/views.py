@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from blog.auth import bp
@@ -17,6 +17,10 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     if "\\" in target:
+        return None
+    # Browsers drop tabs and newlines inside URLs ("/\t/evil" is "//evil"), and a newline
+    # could never go into a Location header anyway: no control characters at all.
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
         return None
     return target
 
@@ -41,6 +45,12 @@ def login():
     else:
         status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+@bp.get("/logout")
+def logout_get():
+    """A GET never logs out (an image or a link could): 405, not the page catch-all's 308."""
+    abort(405, valid_methods=["POST"])
 
 
 @bp.post("/logout")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, request
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,10 +11,15 @@ from blog.models import Category, Post, PostType, Tag, User
 from blog.posts import bp
 from blog.services import posts as post_service
 from blog.services.settings import site_settings
-from blog.templating import post_path
+from blog.templating import post_month, post_path
 
 
 def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
+    if not 1 <= page <= post_service.MAX_PAGE:
+        abort(404)
+    if page == 1 and "page" in (request.view_args or {}):
+        # /page/1/ is the list itself: one address per page.
+        return redirect(url_for(endpoint, **endpoint_args), 301)
     per_page = site_settings().posts_per_page
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
     if page > 1 and not pagination.items:
@@ -63,7 +68,8 @@ def author(username: str, page: int = 1):
 @bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/")
 @bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/page/<int:page>/")
 def month(year: int, month: int, page: int = 1):
-    if not 1 <= month <= 12 or year < 1:
+    # Years 1 and 9999 would cross datetime's range once shifted by the site's time zone.
+    if not 1 <= month <= 12 or not 2 <= year <= 9998:
         abort(404)
     query = post_service.by_month(post_service.visible_posts(), year, month, site_settings().tz)
     title = f"Month: {year}-{month:02d}"
@@ -109,9 +115,10 @@ def post(year: int, month: int, slug: str):
         if moved is not None:
             return redirect(post_path(moved), 301)
     found = _viewable(found)
-    canonical = post_path(found)
-    if request.path != canonical:
-        return redirect(canonical, 301 if request.method == "GET" else 308)
+    # Compared by parts, not as paths: request.path is decoded (a slug in Cyrillic would
+    # never equal its percent-encoded address, and redirect to itself forever).
+    if found.type == PostType.PAGE or (year, month) != post_month(found):
+        return redirect(post_path(found), 301 if request.method == "GET" else 308)
     return _show(found)
 
 

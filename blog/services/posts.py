@@ -31,6 +31,8 @@ TITLE_MAX = 300
 SLUG_MAX = 200
 BODY_MAX = 1_000_000
 EXCERPT_WORDS_CHARS = 300
+# Beyond any real blog; keeps a page number from overflowing the database's OFFSET.
+MAX_PAGE = 1_000_000
 # Paths the catch-all /<slug>/ must never take.
 RESERVED_SLUGS = frozenset(
     {
@@ -53,15 +55,49 @@ RESERVED_SLUGS = frozenset(
 )
 
 
+# Latin letters Unicode does not decompose, folded the way WordPress's remove_accents does.
+_LATIN_FOLDS = str.maketrans(
+    {
+        "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o",
+        "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ł": "l", "Ł": "l",
+        "ħ": "h", "Ħ": "h", "ı": "i", "ŀ": "l", "Ŀ": "l", "ĸ": "k", "ŉ": "n",
+    }
+)  # fmt: skip
+
+
+def _fold(char: str) -> str:
+    """A Latin letter with marks (é, ǅ, ﬁ, fullwidth Ａ) -> ASCII; any other as it is.
+
+    Only when the whole result is ASCII: stripping marks from other scripts would change
+    their words (データ is not テータ, नमस्ते is not नमसत).
+    """
+    decomposed = unicodedata.normalize("NFKD", char)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base if base and base.isascii() else char
+
+
 def slugify(text: str, max_length: int = SLUG_MAX) -> str:
     """A URL slug: accents folded, lower case, words joined by hyphens.
 
     Letters outside Latin (Cyrillic, CJK...) are kept, as WordPress does; browsers show them.
+    Marks that belong to a letter (Indic vowel signs, Hebrew points) stay with it.
     """
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    slug = re.sub(r"[^\w]+|_+", "-", folded.lower()).strip("-")
-    slug = slug[:max_length].rstrip("-")
+    text = unicodedata.normalize("NFC", text).translate(_LATIN_FOLDS)
+    folded = "".join(_fold(char) for char in text).lower()
+    chars: list[str] = []
+    for char in folded:
+        if char.isalnum():
+            chars.append(char)
+        elif unicodedata.category(char).startswith("M") and chars and chars[-1] != "-":
+            chars.append(char)
+        else:
+            chars.append("-")
+    slug = unicodedata.normalize("NFC", re.sub(r"-{2,}", "-", "".join(chars)).strip("-"))
+    if len(slug) > max_length:
+        cut = slug[:max_length]
+        if slug[max_length] != "-" and "-" in cut:
+            cut = cut.rsplit("-", 1)[0]  # end on a whole word when there is one
+        slug = cut.rstrip("-")
     return slug
 
 
@@ -80,7 +116,7 @@ def unique_slug(wanted: str, post_id: int | None = None) -> str:
     candidate, n = base, 2
     while _slug_taken(candidate, post_id):
         suffix = f"-{n}"
-        candidate = base[: SLUG_MAX - len(suffix)] + suffix
+        candidate = base[: SLUG_MAX - len(suffix)].rstrip("-") + suffix
         n += 1
     return candidate
 

@@ -5,24 +5,45 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from blog.extensions import db
 from blog.models import ApiToken, Role, User, utcnow
 from blog.services import ServiceError
 
-_hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 MIN_PASSWORD_LENGTH = 8
-# Verified against when the user does not exist, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+_DEFAULT_COST = PasswordHasher()
+
+
+@lru_cache(maxsize=4)
+def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id with the configured cost; raising the cost rehashes passwords at next login."""
+    config = current_app.config if has_app_context() else {}
+    return _hasher_for(
+        int(config.get("ARGON2_TIME_COST", _DEFAULT_COST.time_cost)),
+        int(config.get("ARGON2_MEMORY_COST", _DEFAULT_COST.memory_cost)),
+        int(config.get("ARGON2_PARALLELISM", _DEFAULT_COST.parallelism)),
+    )
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the user does not exist, so a login takes as long either way."""
+    return hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def load_user(session_id: str) -> User | None:
@@ -79,13 +100,14 @@ def create_user(
 def authenticate(username: str, password: str) -> User | None:
     """The user for these credentials, or None. Rehashes when the parameters changed."""
     user = find_user(username.strip())
+    hasher = _hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user

@@ -1,0 +1,274 @@
+"""The flask commands: user, post, token and bootstrap (INTERFACE.md, "Command line")."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, create_user, login
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from blog.extensions import db
+from blog.models import ApiToken, Post, PostStatus, Role, User
+from blog.services.users import find_user, user_for_token
+
+NEW_PASSWORD = "typed at the prompt"
+
+
+def _user(app: Flask, username: str) -> User | None:
+    with app.app_context():
+        user = find_user(username)
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+def _count(app: Flask, model: type) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --- user create ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [r.value for r in Role])
+def test_user_create_with_every_role(app: Flask, runner: FlaskCliRunner, role: str) -> None:
+    result = runner.invoke(
+        args=["user", "create", "bob", "--role", role, "--email", "bob@example.com",
+              "--password", PASSWORD],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Created {role} 'bob'.\n"
+    user = _user(app, "bob")
+    assert user is not None
+    assert (user.role.value, user.email, user.active) == (role, "bob@example.com", True)
+    assert PASSWORD not in result.output
+    assert login(app.test_client(), "bob").status_code == 302
+
+
+def test_user_create_defaults_to_subscriber(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["user", "create", "bob", "--password", PASSWORD])
+    assert result.exit_code == 0, result.output
+    user = _user(app, "bob")
+    assert user is not None and user.role == Role.SUBSCRIBER
+
+
+@pytest.mark.parametrize("typed", [NEW_PASSWORD + "\n", NEW_PASSWORD + "\r\n", NEW_PASSWORD])
+def test_user_create_reads_the_password_from_stdin(
+    app: Flask, runner: FlaskCliRunner, typed: str
+) -> None:
+    result = runner.invoke(args=["user", "create", "carol", "--role", "author"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert NEW_PASSWORD not in result.output
+    assert login(app.test_client(), "carol", NEW_PASSWORD).status_code == 302
+
+
+def test_user_create_refuses_a_duplicate(app: Flask, runner: FlaskCliRunner) -> None:
+    create_user(app, "bob", "author")
+    result = runner.invoke(args=["user", "create", "bob", "--password", PASSWORD])
+    assert result.exit_code == 1
+    assert "Error: The username 'bob' is taken." in result.output
+    assert _count(app, User) == 1
+
+
+def test_user_create_refuses_an_unknown_role(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        args=["user", "create", "bob", "--role", "overlord", "--password", PASSWORD]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--role'" in result.output
+    assert "'overlord' is not one of 'admin', 'editor', 'author', 'moderator', 'subscriber'" in (
+        result.output
+    )
+    assert _count(app, User) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad name", "--password", PASSWORD], "A username is 1 to 60 letters"),
+        (["x" * 61, "--password", PASSWORD], "A username is 1 to 60 letters"),
+        (["bob", "--password", "short"], "at least 8 characters"),
+    ],
+)
+def test_user_create_explains_bad_input(
+    app: Flask, runner: FlaskCliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(args=["user", "create", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert _count(app, User) == 0
+
+
+def test_user_create_with_an_empty_stdin(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["user", "create", "bob"], input="")
+    assert result.exit_code == 1
+    assert "at least 8 characters" in result.output
+    assert _count(app, User) == 0
+
+
+# --- post create ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def body_file(tmp_path: Path) -> Path:
+    path = tmp_path / "body.md"
+    path.write_text("# From a file\n\nWith *Markdown* and ünïcode.\n", encoding="utf-8")
+    return path
+
+
+def test_post_create_publish_prints_a_path_that_answers(
+    app: Flask, runner: FlaskCliRunner, admin: str, body_file: Path
+) -> None:
+    result = runner.invoke(
+        args=["post", "create", "--author", admin, "--title", "From the shell",
+              "--body-file", str(body_file), "--publish"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = result.output.strip()
+    assert re.fullmatch(r"/\d{4}/\d{2}/from-the-shell/", path)
+    response = app.test_client().get(path)
+    assert response.status_code == 200
+    assert "<em>Markdown</em> and ünïcode" in response.text
+
+
+def test_post_create_without_publish_is_a_draft(
+    app: Flask, runner: FlaskCliRunner, admin: str, body_file: Path
+) -> None:
+    result = runner.invoke(
+        args=[
+            "post",
+            "create",
+            "--author",
+            admin,
+            "--title",
+            "Draft",
+            "--body-file",
+            str(body_file),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        post = db.session.scalars(select(Post)).one()
+        assert post.status == PostStatus.DRAFT
+    assert app.test_client().get(result.output.strip()).status_code == 404
+
+
+def test_post_create_reads_the_body_from_stdin(
+    app: Flask, runner: FlaskCliRunner, admin: str
+) -> None:
+    result = runner.invoke(
+        args=["post", "create", "--author", admin, "--title", "Piped", "--body-file", "-",
+              "--publish"],
+        input="Piped **in**.\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "<strong>in</strong>" in app.test_client().get(result.output.strip()).text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--author", "ghost", "--title", "T"], "No user 'ghost'."),
+        (["--author", "sub", "--title", "T"], "Your role cannot write posts."),
+        (["--author", "admin", "--title", "   "], "Give the post a title."),
+        (["--author", "admin", "--title", "T", "--body-file", "/no/such/file.md"], "No such file"),
+    ],
+)
+def test_post_create_errors(
+    app: Flask, runner: FlaskCliRunner, admin: str, args: list[str], message: str
+) -> None:
+    create_user(app, "sub", "subscriber")
+    result = runner.invoke(args=["post", "create", *args])
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert _count(app, Post) == 0
+
+
+# --- token create --------------------------------------------------------------------------
+
+
+def test_token_create_prints_a_working_token_stored_hashed(
+    app: Flask, runner: FlaskCliRunner, admin: str
+) -> None:
+    result = runner.invoke(args=["token", "create", admin])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert len(token) >= 40
+    with app.app_context():
+        user = user_for_token(token)
+        assert user is not None and user.username == admin
+        assert user_for_token(token + "x") is None
+        row = db.session.scalars(select(ApiToken)).one()
+        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert row.last_used_at is not None
+        stored = " ".join(str(value) for value in vars(row).values())
+        assert token not in stored
+
+
+def test_each_token_is_new(app: Flask, runner: FlaskCliRunner, admin: str) -> None:
+    tokens = {runner.invoke(args=["token", "create", admin]).output.strip() for _ in range(2)}
+    assert len(tokens) == 2
+    assert _count(app, ApiToken) == 2
+
+
+def test_token_of_an_inactive_user_stops_working(
+    app: Flask, runner: FlaskCliRunner, admin: str
+) -> None:
+    token = runner.invoke(args=["token", "create", admin]).output.strip()
+    with app.app_context():
+        user = find_user(admin)
+        assert user is not None
+        user.active = False
+        db.session.commit()
+        assert user_for_token(token) is None
+
+
+def test_token_create_for_unknown_user(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["token", "create", "ghost"])
+    assert result.exit_code == 1
+    assert "No user 'ghost'." in result.output
+
+
+# --- bootstrap -----------------------------------------------------------------------------
+
+
+def test_bootstrap_once_then_nothing(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["bootstrap"])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"password: (\S+)", result.output)
+    assert password is not None
+    admin = _user(app, "admin")
+    assert admin is not None and admin.role == Role.ADMIN
+    with app.app_context():
+        welcome = db.session.scalars(select(Post)).one()
+        assert welcome.status == PostStatus.PUBLISHED
+        assert [t.name for t in welcome.tags] == ["welcome"]
+        from blog.templating import post_path
+
+        with app.test_request_context():
+            path = post_path(welcome)
+    reader = app.test_client()
+    page = reader.get(path)
+    assert page.status_code == 200
+    assert '<code class="language-python">' in page.text
+    assert login(reader, "admin", password.group(1)).status_code == 302
+
+    again = runner.invoke(args=["bootstrap"])
+    assert again.exit_code == 0
+    assert "nothing to do" in again.output
+    assert "password" not in again.output
+    assert (_count(app, User), _count(app, Post)) == (1, 1)
+
+
+def test_bootstrap_leaves_an_existing_blog_alone(app: Flask, runner: FlaskCliRunner) -> None:
+    create_user(app, "owner", "admin")
+    result = runner.invoke(args=["bootstrap"])
+    assert "nothing to do" in result.output
+    assert (_count(app, User), _count(app, Post)) == (1, 0)
+    assert _user(app, "admin") is None
