@@ -16,6 +16,7 @@ from blog.services import comments as comment_service
 from blog.services.settings import comment_whitelist, discussion_settings
 
 PER_PAGE = 20
+MAX_PAGE = 1_000_000
 BULK_ACTIONS = {
     "pending": ["approve", "spam", "trash"],
     "approved": ["unapprove", "spam", "trash"],
@@ -55,9 +56,9 @@ def comments():
     search = request.args.get("s", "").strip()[:200]
     post_id = request.args.get("post", type=int)
     query = comment_service.queue_query(current_user, status, search, post_id)
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
-    )
+    # Clamped so a made-up page number cannot overflow the database's OFFSET.
+    number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    pagination = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False)
     items = list(pagination.items)
     actions = [
         a
@@ -91,7 +92,8 @@ def comments_action():
         abort(400)
     action = request.form.get("action", "")
     raw_ids = request.form.getlist("ids") or request.form.getlist("comment_id")
-    ids = [int(i) for i in raw_ids if i.isdigit()]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    ids = [int(i) for i in raw_ids if i.isascii() and i.isdecimal()]
     if not ids:
         message = "Tick at least one comment first."
         if _wants_json():

@@ -22,6 +22,10 @@ OWN_COMMENTS_COOKIE = "comment_held"  # ids of the reader's own held comments, s
 OWN_COMMENTS_MAX = 20
 REMEMBER_COOKIES = ("comment_author", "comment_author_email", "comment_author_url")
 REMEMBER_SECONDS = 365 * 24 * 3600
+NOT_UTF8 = (
+    "Your comment could not be read: the form was not sent as valid UTF-8 text. Please "
+    "remove any unusual characters and send it again."
+)
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
@@ -59,17 +63,23 @@ def _render_stamp() -> str:
     )
 
 
-def _seconds_to_fill(stamp: str | None) -> float | None:
-    """Seconds between rendering the form and this POST; 0 for a missing or forged stamp."""
+def _rendered_at(stamp: str | None) -> float | None:
+    """When the form was rendered, from its signed stamp; None for a missing or forged one."""
     if not stamp:
-        return 0.0
+        return None
     try:
         rendered = URLSafeTimedSerializer(
             current_app.config["SECRET_KEY"], salt="comment-form"
         ).loads(stamp, max_age=7 * 24 * 3600)
     except BadSignature:
-        return 0.0
-    return max(0.0, time.time() - float(rendered))
+        return None
+    return float(rendered)
+
+
+def _seconds_to_fill(stamp: str | None) -> float | None:
+    """Seconds between rendering the form and this POST; 0 for a missing or forged stamp."""
+    rendered = _rendered_at(stamp)
+    return 0.0 if rendered is None else max(0.0, time.time() - rendered)
 
 
 def comment_section(
@@ -80,34 +90,35 @@ def comment_section(
     own_ids = own_comment_ids()
     rows = comment_service.thread_rows(post, own_ids)
     nodes = build_tree(rows, max_depth=settings.max_depth)
-    if settings.comment_order == "desc":
-        nodes = list(reversed(nodes))
     page = None
     if settings.page_comments:
+        # Pages are always cut from the oldest thread on (as WordPress, and as ``page_of``
+        # computes the redirect after posting); comment_order only orders each page.
+        newest_first = settings.default_comments_page == "newest"
         try:
             page = paginate_threads(
                 nodes,
                 settings.comments_per_page,
                 request.args.get("cpage", type=int),
-                newest_first=settings.default_comments_page == "newest",
+                newest_first=newest_first,
             )
         except LookupError:
-            page = paginate_threads(
-                nodes,
-                settings.comments_per_page,
-                None,
-                newest_first=settings.default_comments_page == "newest",
-            )
+            page = paginate_threads(nodes, settings.comments_per_page, None, newest_first)
         nodes = page.nodes
+    if settings.comment_order == "desc":
+        nodes = list(reversed(nodes))
     if form is None:
         form = CommentForm(formdata=None, data=_remembered())
         form.remember.data = bool(request.cookies.get(REMEMBER_COOKIES[0]))
         replyto = request.args.get("replytocom", type=int)
-        if replyto and any(r.id == replyto for r in rows):
+        if replyto and any(r.id == replyto and r.status == CommentStatus.APPROVED for r in rows):
             form.comment_parent.data = replyto
         else:
             form.comment_parent.data = 0
-    form.rendered.data = _render_stamp()
+    if form.rendered.data is None or _rendered_at(form.rendered.data) is None:
+        # A form sent back with a refusal keeps its first stamp: a reader who fixes a typo
+        # quickly has not filled the form in faster than the time trap allows.
+        form.rendered.data = _render_stamp()
     parent_id = form.comment_parent.data or 0
     replying_to = next((r for r in rows if r.id == parent_id), None)
     return {
@@ -139,6 +150,9 @@ def _client_ip() -> str:
 
 def submit_comment(post: Post):
     form = CommentForm()
+    if request.content_length and not request.form:
+        # Werkzeug hands over an empty form when the body is not UTF-8 at all.
+        return _refused(post, form, [Refusal(None, NOT_UTF8)], 400)
     if not form.validate_on_submit():
         refusals = [
             Refusal(

@@ -109,8 +109,19 @@ def check_fields(data: CommentInput) -> list[Refusal]:
         refusals.append(Refusal("email", "Please enter a valid email address."))
     url = data.url.strip()
     if url and not any(r.field == "url" for r in refusals):
-        if not normalize_url(url):
+        normalized = normalize_url(url)
+        if not normalized:
             refusals.append(Refusal("url", "The website must be an http:// or https:// address."))
+        elif len(normalized) > LIMITS["url"]:
+            # "example.org/..." is stored as "http://example.org/...": the column holds 200.
+            refusals.append(
+                Refusal(
+                    "url",
+                    f"Website is too long once http:// is added: {len(normalized):,} "
+                    f"characters, the limit is {LIMITS['url']:,}. Please shorten it; nothing "
+                    "was cut.",
+                )
+            )
     return refusals
 
 
@@ -670,6 +681,9 @@ def queue_query(
     if post_id is not None:
         query = query.where(Comment.post_id == post_id if _is_id(post_id) else false())
     terms = search.strip()
+    if terms and _bad_characters(terms):
+        # No stored comment holds a NUL or control character (and PostgreSQL refuses them).
+        return query.where(false())
     if terms:
         # "%" and "_" are searched for as themselves, not as wildcards.
         escaped = terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
