@@ -318,6 +318,9 @@ def test_publish_with_a_past_time_backdates(app: Flask, admin_client: FlaskClien
         ({"slug": "!!!"}, "The slug needs at least one letter or digit."),
         ({"published_at": "not a date"}, "Not a valid datetime value."),
         ({"action": "explode"}, "Unknown action"),
+        # PostgreSQL refuses NUL in text: the service must refuse it first, with a message.
+        ({"title": "Nul\x00title"}, "Title contains a NUL character"),
+        ({"tags": "ok, bad\x01tag"}, "Tags contains a control character (U+0001)"),
     ],
 )
 def test_editor_errors_keep_what_was_typed(

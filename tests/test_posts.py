@@ -289,15 +289,18 @@ def test_search(app: Flask, client: FlaskClient, author: str) -> None:
     create_post(app, author, "Other", "A needle in the body.", published_at=_at(2))
     create_post(app, author, "Haystack", published_at=_at(3))
     create_post(app, author, "Needle draft", action="draft")
+    create_post(app, author, "Up 100% today", "Snake_case names.", published_at=_at(4))
     assert _titles(client, "/search/?q=needle") == ["Other", "Needle in the title"]
     assert _titles(client, "/search/?q=NEEDLE") == ["Other", "Needle in the title"]
     nothing = client.get("/search/?q=zebra")
     assert nothing.status_code == 200
     assert "Nothing here yet." in nothing.text
     assert 'value="zebra"' in nothing.text
-    # Wildcards are text, not patterns.
-    assert _titles(client, "/search/?q=%25") == _titles(client, "/search/?q=")
-    assert _titles(client, "/search/?q=_") == _titles(client, "/search/?q=")
+    # LIKE wildcards are searched for as text, not as patterns.
+    assert _titles(client, "/search/?q=%25") == ["Up 100% today"]
+    assert _titles(client, "/search/?q=_") == ["Up 100% today"]
+    # A NUL cannot be in any post (PostgreSQL would refuse the query): no match, no 500.
+    assert _titles(client, "/search/?q=a%00b") == []
 
 
 def test_search_terms_are_escaped(client: FlaskClient) -> None:

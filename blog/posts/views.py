@@ -141,10 +141,7 @@ def page(slug: str):
 def search():
     terms = request.args.get("q", "").strip()[:200]
     page = request.args.get("page", 1, type=int)
-    query = post_service.visible_posts()
-    if terms:
-        like = f"%{terms.replace('%', '').replace('_', '')}%"
-        query = query.where(Post.title.ilike(like) | Post.body.ilike(like))
+    query = post_service.search(post_service.visible_posts(), terms)
     title = f"Search: {terms}" if terms else "Search"
     return _listing(query, title, "posts.search", page, q=terms)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +32,7 @@ from blog.moderation import (
 )
 from blog.sanitize import Whitelist, count_links, sanitize_comment
 from blog.services import Forbidden, NotFound, ServiceError, notify
+from blog.text import bad_characters, like_pattern
 
 # WordPress's column sizes (wp_comments), so imports and habits carry over.
 LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
@@ -71,28 +71,13 @@ class CommentInput:
     extra_refusals: list[Refusal] = field(default_factory=list)
 
 
-def _bad_characters(value: str) -> str | None:
-    """Why ``value`` cannot be stored (NUL, control characters, lone surrogates), or None."""
-    for ch in value:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF:
-            return "contains an invalid character (a lone surrogate)"
-        if ch in "\t\n\r":
-            continue
-        if code == 0:
-            return "contains a NUL character"
-        if unicodedata.category(ch) == "Cc":
-            return f"contains a control character (U+{code:04X})"
-    return None
-
-
 def check_fields(data: CommentInput) -> list[Refusal]:
     """Length and character checks for every way in (form, API, import). Never truncates."""
     refusals: list[Refusal] = []
     for name in ("author", "email", "url", "comment"):
         value = data.content if name == "comment" else getattr(data, name)
         label = FIELD_LABELS[name]
-        problem = _bad_characters(value)
+        problem = bad_characters(value)
         if problem:
             refusals.append(Refusal(name, f"{label} {problem}; please remove it and try again."))
             continue
@@ -681,13 +666,12 @@ def queue_query(
     if post_id is not None:
         query = query.where(Comment.post_id == post_id if _is_id(post_id) else false())
     terms = search.strip()
-    if terms and _bad_characters(terms):
+    if terms and bad_characters(terms):
         # No stored comment holds a NUL or control character (and PostgreSQL refuses them).
         return query.where(false())
     if terms:
         # "%" and "_" are searched for as themselves, not as wildcards.
-        escaped = terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
+        like = like_pattern(terms)
         query = query.where(
             or_(
                 *(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import selectinload
 
 from blog.extensions import db
@@ -26,6 +26,7 @@ from blog.models import (
 )
 from blog.sanitize import plain_text, render_markdown
 from blog.services import Forbidden, ServiceError
+from blog.text import bad_characters, like_pattern
 
 TITLE_MAX = 300
 SLUG_MAX = 200
@@ -137,6 +138,13 @@ class PostInput:
 
 
 def _validate(data: PostInput) -> None:
+    fields = {"title": data.title, "body": data.body, "slug": data.slug, "excerpt": data.excerpt}
+    fields.update({"tags": " ".join(data.tags), "categories": " ".join(data.categories)})
+    for name, value in fields.items():
+        problem = bad_characters(value)
+        if problem:
+            label = name.capitalize()
+            raise ServiceError(f"{label} {problem}; please remove it.", field=name)
     title = data.title.strip()
     if not title:
         raise ServiceError("Give the post a title.", field="title")
@@ -349,6 +357,16 @@ def by_month(
 ) -> Select[tuple[Post]]:
     start, end = month_bounds(year, month, tz)
     return query.where(Post.published_at >= start, Post.published_at < end)
+
+
+def search(query: Select[tuple[Post]], terms: str) -> Select[tuple[Post]]:
+    """Posts whose title or body holds ``terms`` literally (% and _ are not wildcards)."""
+    if not terms:
+        return query
+    if bad_characters(terms):
+        return query.where(false())  # no stored post holds a NUL or control character
+    like = like_pattern(terms)
+    return query.where(Post.title.ilike(like, escape="\\") | Post.body.ilike(like, escape="\\"))
 
 
 def find_by_slug(slug: str) -> Post | None:

@@ -1,0 +1,30 @@
+"""Pure text checks shared by every way text comes in (forms, API, CLI, import)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def bad_characters(value: str) -> str | None:
+    """Why ``value`` cannot be stored (NUL, control characters, lone surrogates), or None.
+
+    PostgreSQL refuses NUL in text and lone surrogates cannot be encoded; refusing them
+    up front gives the person a message instead of a server error.
+    """
+    for ch in value:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            return "contains an invalid character (a lone surrogate)"
+        if ch in "\t\n\r":
+            continue
+        if code == 0:
+            return "contains a NUL character"
+        if unicodedata.category(ch) == "Cc":
+            return f"contains a control character (U+{code:04X})"
+    return None
+
+
+def like_pattern(terms: str) -> str:
+    """A LIKE pattern (escape character backslash) that finds ``terms`` literally anywhere."""
+    escaped = terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
