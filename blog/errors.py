@@ -67,6 +67,8 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         message = HINTS.get(code) or exc.description or "Error."
+        if code == 404 and wants_json():
+            message = "There is no such resource; see /api/v1/openapi.json for what there is."
         if code == 429 and exc.description:
             message = f"{HINTS[429]} (limit: {exc.description})"
         response = error_response(code, message)

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
 from blog.auth.forms import EmptyForm
 from blog.models import Permission, Post, PostType
@@ -91,9 +90,7 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith(("/admin", "/login")):
             response.headers.setdefault("Cache-Control", "no-store")
+        if app.config.get("IS_PRODUCTION"):
+            # Production cookies are Secure: tell browsers to come back over HTTPS only.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
-
-    @app.template_filter("nl2br_text")
-    def nl2br_text(value: str) -> Markup:
-        """Plain text with line breaks kept, escaped first."""
-        return Markup("<br>\n").join(Markup.escape(value).split("\n"))

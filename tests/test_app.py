@@ -160,6 +160,11 @@ def test_production_with_a_key_starts_with_secure_cookies(production_app: Flask)
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_no_hsts_outside_production(client) -> None:
+    assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(app: Flask, client) -> None:

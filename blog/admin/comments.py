@@ -8,6 +8,7 @@ from flask_login import current_user
 from blog.admin import bp
 from blog.admin.forms import CommentEditForm, CommentReplyForm
 from blog.auth.forms import EmptyForm
+from blog.auth.views import safe_next
 from blog.extensions import db
 from blog.models import Permission
 from blog.moderation import CommentStatus
@@ -40,8 +41,8 @@ def _may_use_queue() -> None:
 
 
 def _back() -> str:
-    target = request.form.get("next") or request.args.get("next") or ""
-    if target.startswith("/admin/comments") and not target.startswith("//"):
+    target = safe_next(request.form.get("next") or request.args.get("next"))
+    if target and target.startswith("/admin/comments"):
         return target
     return url_for("admin.comments")
 

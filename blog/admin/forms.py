@@ -3,6 +3,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -35,7 +36,9 @@ class PostForm(FlaskForm):
         validators=[Optional(), Length(max=2000)],
         description='Separated by commas; "Parent/Child" for a subcategory.',
     )
-    type = SelectField("Type", choices=[("post", "Post"), ("page", "Page")], default="post")
+    type = SelectField(
+        "Type", choices=[SelectChoice("post", "Post"), SelectChoice("page", "Page")], default="post"
+    )
     comments_open = BooleanField("Allow comments", default=True)
     published_at = DateTimeLocalField(
         "Publish time",
@@ -73,10 +76,12 @@ class DiscussionSettingsForm(FlaskForm):
         "Top level comments per page", validators=[NumberRange(1, 1000)]
     )
     default_comments_page = SelectField(
-        "Page displayed by default", choices=[("newest", "last"), ("oldest", "first")]
+        "Page displayed by default",
+        choices=[SelectChoice("newest", "last"), SelectChoice("oldest", "first")],
     )
     comment_order = SelectField(
-        "Comments at the top of each page", choices=[("asc", "older"), ("desc", "newer")]
+        "Comments at the top of each page",
+        choices=[SelectChoice("asc", "older"), SelectChoice("desc", "newer")],
     )
     comments_notify = BooleanField("Email me whenever anyone posts a comment")
     moderation_notify = BooleanField("Email me whenever a comment is held for moderation")
