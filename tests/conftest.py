@@ -88,6 +88,15 @@ def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def csrf_app(app: Flask, database_uri: str, tmp_path: Path) -> Iterator[Flask]:
+    """CSRF checks on, as in production (``app`` empties the tables afterwards)."""
+    protected = make_app(database_uri, tmp_path / "csrf", WTF_CSRF_ENABLED=True)
+    yield protected
+    with protected.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from conftest import create_post, create_user, login, make_app
+from conftest import create_post, create_user, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -476,14 +474,6 @@ def test_buttons_are_forms_on_the_pages(app: Flask, admin_client: FlaskClient) -
             assert re.search(
                 rf'<form[^>]*method="post"[^>]*action="/admin/posts/{post_id}/{action}"', body
             )
-
-
-@pytest.fixture
-def csrf_app(app: Flask, database_uri: str, tmp_path: Path) -> Iterator[Flask]:
-    protected = make_app(database_uri, tmp_path / "csrf", WTF_CSRF_ENABLED=True)
-    yield protected
-    with protected.app_context():
-        db.engine.dispose()
 
 
 def test_buttons_and_editor_need_the_csrf_token(csrf_app: Flask) -> None:

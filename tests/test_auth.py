@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, create_user, login, make_app
+from conftest import PASSWORD, create_user, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -218,15 +216,6 @@ def test_every_page_offers_logout_as_a_form(app: Flask, client: FlaskClient) -> 
     body = client.get("/").get_data(as_text=True)
     assert re.search(r'<form[^>]*method="post"[^>]*action="/logout"', body)
     assert 'href="/logout"' not in body
-
-
-@pytest.fixture
-def csrf_app(app: Flask, database_uri: str, tmp_path: Path) -> Iterator[Flask]:
-    """CSRF checks on, as in production (``app`` empties the tables afterwards)."""
-    protected = make_app(database_uri, tmp_path / "csrf", WTF_CSRF_ENABLED=True)
-    yield protected
-    with protected.app_context():
-        db.engine.dispose()
 
 
 def test_login_and_logout_need_the_csrf_token(csrf_app: Flask) -> None:
