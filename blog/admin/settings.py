@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import flash, redirect, render_template, request, url_for
 
 from blog.admin import bp
@@ -58,9 +60,10 @@ def settings_discussion():
     if request.method == "POST":
         form = DiscussionSettingsForm()
     else:
-        data = dict(settings_service.discussion_settings().to_mapping())
+        current = dataclasses.asdict(settings_service.discussion_settings())
+        data = {k: "\n".join(v) if isinstance(v, tuple) else v for k, v in current.items()}
         data["comment_whitelist"] = settings_service.comment_whitelist_text()
-        form = DiscussionSettingsForm(data=_typed(data))
+        form = DiscussionSettingsForm(data=data)
     if form.validate_on_submit():
         values = {name: form[name].data for name in DiscussionSettings.__dataclass_fields__}
         try:
@@ -74,18 +77,3 @@ def settings_discussion():
             return redirect(url_for("admin.settings_discussion"), 303)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/settings_discussion.html", form=form), status
-
-
-def _typed(data: dict[str, str]) -> dict[str, object]:
-    """Stored strings to the values WTForms fields expect."""
-    defaults = DiscussionSettings()
-    typed: dict[str, object] = {}
-    for key, value in data.items():
-        default = getattr(defaults, key, None)
-        if isinstance(default, bool):
-            typed[key] = value in ("1", "true", "True", "on", "yes")
-        elif isinstance(default, int):
-            typed[key] = int(value)
-        else:
-            typed[key] = value
-    return typed
