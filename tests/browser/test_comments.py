@@ -1,0 +1,184 @@
+"""Issue 5 in a real browser: a hostile comment is held, moderated by keyboard, shown safely.
+
+Three people at once (separate browser contexts): the commenter, another reader, and the
+moderator. Any ``alert`` that fires, in any of them, means markup got through: the sessions
+record dialogs and every test asserts there were none.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.helpers import add_comment, log_in
+from tests.conftest import create_post, create_user
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = (
+    "<strong>bold</strong> <script>alert(1)</script> "
+    '<a href="javascript:alert(2)">x</a> <img src=x onerror=alert(3)> https://example.com'
+)
+HELD = "Your comment is awaiting moderation."
+
+
+class Thread(NamedTuple):
+    id: int
+    path: str
+
+
+@pytest.fixture
+def thread(live_app) -> Thread:
+    """A published post by the admin, who also moderates."""
+    create_user(live_app, "admin", "admin")
+    return Thread(*create_post(live_app, "admin", title="Open thread", body="Say hello below."))
+
+
+def post_comment(page, text: str, author: str) -> int:
+    """Fill the comment form wherever it is on the page, send it, return the new id."""
+    page.fill("#comment", text)
+    if page.locator("#author").count():
+        page.fill("#author", author)
+        page.fill("#email", f"{author.lower()}@example.com")
+    page.get_by_role("button", name="Post Comment").click()
+    page.wait_for_url(re.compile(r"#comment-\d+$"))
+    return int(page.url.rsplit("-", 1)[1])
+
+
+def stays_on_page(page) -> None:
+    """Mark the document; if the marker survives, nothing reloaded the page."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def was_not_reloaded(page) -> bool:
+    return page.evaluate("window.__notReloaded === true")
+
+
+def test_hostile_comment_held_moderated_by_keyboard_and_rendered_safely(thread, new_session):
+    commenter, other, moderator = new_session(), new_session(), new_session()
+
+    # The commenter sees their own comment, marked as held.
+    page = commenter.page
+    page.goto(thread.path)
+    comment_id = post_comment(page, HOSTILE, "Alice")
+    mine = page.locator(f"#comment-{comment_id}")
+    expect(mine.locator(".comment-awaiting-moderation")).to_have_text(HELD)
+
+    # Nobody else does.
+    other.page.goto(thread.path)
+    expect(other.page.locator(f"#comment-{comment_id}")).to_have_count(0)
+    expect(other.page.get_by_text(HELD)).to_have_count(0)
+
+    # The moderator approves it from the queue with the keyboard, without a reload.
+    queue = moderator.page
+    log_in(queue, "admin")
+    queue.goto("/admin/comments")
+    row = queue.locator(f"#queue #comment-{comment_id}")
+    expect(row).to_be_visible()
+    stays_on_page(queue)
+
+    queue.locator("#queue-s").press_sequentially("ja")  # typing in a field is just typing
+    expect(queue.locator(".is-current")).to_have_count(0)
+    expect(queue.locator("#queue-s")).to_have_value("ja")
+    queue.locator("#queue-s").fill("")
+    queue.locator("#queue-s").blur()
+
+    queue.keyboard.press("j")
+    expect(row).to_have_class(re.compile(r"\bis-current\b"))
+    expect(row).to_be_focused()
+    checkbox = row.locator(".queue-select input")
+    queue.keyboard.press("x")
+    expect(checkbox).to_be_checked()
+    queue.keyboard.press("x")
+    expect(checkbox).not_to_be_checked()
+
+    queue.keyboard.press("a")
+    expect(row).to_have_count(0)
+    expect(queue.locator("#queue-status")).to_have_text("1 comment approved.")
+    expect(queue.locator('.count[data-count="pending"]')).to_have_text("(0)")
+    expect(queue.locator('.count[data-count="approved"]')).to_have_text("(1)")
+    assert was_not_reloaded(queue)
+
+    # Now public, and only what the whitelist allows survived.
+    page.reload()
+    content = page.locator(f"#comment-{comment_id} .comment-content")
+    expect(content.locator("strong")).to_have_text("bold")
+    expect(page.locator(f"#comment-{comment_id} .comment-awaiting-moderation")).to_have_count(0)
+    expect(content.locator("script")).to_have_count(0)
+    expect(content.locator("img")).to_have_count(0)
+    expect(page.locator('[href^="javascript:" i]')).to_have_count(0)
+    expect(page.locator("[onerror]")).to_have_count(0)
+    link = content.locator('a[href="https://example.com"]')
+    expect(link).to_have_text("https://example.com")
+    assert {"nofollow", "ugc"} <= set((link.get_attribute("rel") or "").split())
+
+    other.page.reload()
+    expect(other.page.locator(f"#comment-{comment_id} .comment-content strong")).to_have_text(
+        "bold"
+    )
+
+    for session in (commenter, other, moderator):
+        assert session.dialogs == [], session.dialogs
+        assert session.errors == [], session.errors
+
+
+def test_reply_link_moves_the_form_and_the_reply_nests(thread, live_app, new_session):
+    parent_id = add_comment(live_app, thread.id, "Alice", "First!")
+    reader, moderator = new_session(), new_session()
+    page = reader.page
+    page.goto(thread.path)
+
+    respond = page.locator(f"#li-comment-{parent_id} > #respond")
+    page.locator(f"#comment-{parent_id} .comment-reply-link").click()
+    expect(respond).to_have_count(1)
+    expect(page.locator("#comment_parent")).to_have_value(str(parent_id))
+    expect(page.locator("#cancel-comment-reply-link")).to_be_visible()
+    expect(page.locator("#reply-title")).to_contain_text("Reply to Alice")
+    expect(page.locator("#comment")).to_be_focused()
+    assert "replytocom" not in page.url  # handled in the page, not by the server
+
+    page.locator("#cancel-comment-reply-link").click()
+    expect(respond).to_have_count(0)
+    expect(page.locator("#comment_parent")).to_have_value("0")
+    expect(page.locator("#cancel-comment-reply-link")).to_be_hidden()
+    expect(page.locator("#reply-title")).to_contain_text("Leave a Reply")
+
+    page.locator(f"#comment-{parent_id} .comment-reply-link").click()
+    expect(respond).to_have_count(1)
+    reply_id = post_comment(page, "Welcome, <em>Alice</em>.", "Bob")
+    nested = page.locator(f"#li-comment-{parent_id} > .children > li.depth-2#li-comment-{reply_id}")
+    expect(nested.locator(".comment-awaiting-moderation")).to_have_text(HELD)
+
+    # Approved with the row's own button: it acts in place as well.
+    log_in(moderator.page, "admin")
+    moderator.page.goto("/admin/comments")
+    stays_on_page(moderator.page)
+    moderator.page.locator(f"#comment-{reply_id} .action-approve").click()
+    expect(moderator.page.locator(f"#comment-{reply_id}")).to_have_count(0)
+    assert was_not_reloaded(moderator.page)
+
+    stranger = new_session()
+    stranger.page.goto(thread.path)
+    reply = stranger.page.locator(
+        f"#li-comment-{parent_id} > .children > li.depth-2 #comment-{reply_id}"
+    )
+    expect(reply.locator(".comment-content em")).to_have_text("Alice")
+    for session in (reader, moderator, stranger):
+        assert session.dialogs == [] and session.errors == []
+
+
+def test_reply_without_javascript(thread, live_app, new_session):
+    parent_id = add_comment(live_app, thread.id, "Alice", "First!")
+    page = new_session(java_script_enabled=False).page
+    page.goto(f"{thread.path}?replytocom={parent_id}#respond")
+    expect(page.locator("#comment_parent")).to_have_value(str(parent_id))
+    expect(page.locator("#reply-title")).to_contain_text("Reply to Alice")
+    expect(page.locator("#cancel-comment-reply-link")).to_be_visible()
+
+    reply_id = post_comment(page, "Replying the old-fashioned way.", "Carol")
+    nested = page.locator(f"#li-comment-{parent_id} > .children > li.depth-2 #comment-{reply_id}")
+    expect(nested.locator(".comment-awaiting-moderation")).to_have_text(HELD)
+    expect(page.locator("#comment_parent")).to_have_value("0")
