@@ -772,7 +772,9 @@ class _TextReader:
         )
         self.walker = getTreeWalker("etree")
 
-    def text(self, html_text: str) -> str:
+    def text(self, html_text: str, skip: frozenset[str] = frozenset()) -> str:
+        """The words of ``html_text``; elements named in ``skip`` (a tag, or "tag.class")
+        are left out with everything inside them."""
         parts: list[str] = []
         skipping = 0
         for token in self.walker(self.parser.parseFragment(html_text)):
@@ -783,11 +785,20 @@ class _TextReader:
                 parts.append(token["data"])
             elif kind in ("StartTag", "EndTag", "EmptyTag"):
                 name = token["name"]
-                if name in DROPPED_WITH_CONTENT and kind == "StartTag":
+                if kind == "StartTag" and (
+                    name in DROPPED_WITH_CONTENT or _skipped(name, token["data"], skip)
+                ):
                     skipping = 1
                 elif name == "br" or _TAG_KINDS.get(name, _INLINE) != _INLINE:
                     parts.append(" ")  # block boundaries separate words
         return " ".join("".join(parts).split())
+
+
+def _skipped(name: str, attributes: dict[Any, str], skip: frozenset[str]) -> bool:
+    if name in skip:
+        return True
+    classes = attributes.get((None, "class"), "").split()
+    return any(f"{name}.{cls}" in skip for cls in classes)
 
 
 _text_readers = _PerThread(_TextReader)
@@ -799,6 +810,20 @@ def plain_text(html_text: str, limit: int | None = None) -> str:
     With ``limit``, the result is at most that long: cut at a word boundary, ending in "…".
     """
     text = _text_readers.value.text(html_text) if html_text else ""
+    return _shorten(text, limit)
+
+
+# What a summary leaves out of a rendered post: code, tables, footnote marks and notes.
+_NOT_IN_SUMMARY = frozenset({"pre", "table", "a.footnote-ref", "div.footnote", "figure"})
+
+
+def summary(html_text: str, limit: int) -> str:
+    """A post's automatic excerpt: its prose, without code, tables or footnotes."""
+    text = _text_readers.value.text(html_text, _NOT_IN_SUMMARY) if html_text else ""
+    return _shorten(text, limit)
+
+
+def _shorten(text: str, limit: int | None) -> str:
     if limit is None or len(text) <= limit:
         return text
     if limit < 1:

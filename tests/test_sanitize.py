@@ -29,6 +29,7 @@ from blog.sanitize import (
     plain_text,
     render_markdown,
     sanitize_comment,
+    summary,
 )
 
 WORDPRESS_LINE = (
@@ -701,6 +702,19 @@ def test_plain_text_limit_cuts_at_word_boundary(limit: int, expected: str) -> No
     output = plain_text("<p>Hello <em>wonderful</em> world</p>", limit)
     assert output == expected
     assert len(output) <= limit
+
+
+def test_summary_keeps_the_prose_and_leaves_out_code_tables_and_footnotes() -> None:
+    html = render_markdown(
+        "Bread takes time[^1].\n\n| Step | Time |\n| --- | --- |\n| Rise | 12 h |\n\n"
+        "```python\nprint('x')\n```\n\nThen bake it.\n\n[^1]: A whole day, really."
+    )
+    assert summary(html, 300) == "Bread takes time. Then bake it."
+    assert plain_text(html).startswith("Bread takes time1.")  # plain_text keeps everything
+
+
+def test_summary_is_limited_like_plain_text() -> None:
+    assert summary("<p>Hello <em>wonderful</em> world</p>", 20) == "Hello wonderful…"
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from blog.models import (
     User,
     utcnow,
 )
-from blog.sanitize import plain_text, render_markdown
+from blog.sanitize import render_markdown, summary
 from blog.services import Forbidden, ServiceError
 from blog.text import bad_characters, like_pattern
 
@@ -51,7 +51,6 @@ RESERVED_SLUGS = frozenset(
         "search",
         "archives",
         "wp-admin",
-        "wp-login.php",
     }
 )
 
@@ -200,7 +199,7 @@ def _apply(post: Post, data: PostInput) -> None:
     post.title = data.title.strip()
     post.body = data.body
     post.body_html = render_markdown(data.body)
-    post.excerpt = data.excerpt.strip() or plain_text(post.body_html, limit=EXCERPT_WORDS_CHARS)
+    post.excerpt = data.excerpt.strip() or summary(post.body_html, limit=EXCERPT_WORDS_CHARS)
     post.type = data.type
     wanted = data.slug.strip() or (post.slug if post.id else post.title)
     new_slug = (
