@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from blog.extensions import db
-from blog.models import Post, PostStatus
+from blog.models import Post, PostStatus, PostType
 
 ROLES = ["admin", "editor", "author", "moderator", "subscriber"]
 WRITERS = {"admin", "editor", "author"}
@@ -499,3 +499,11 @@ def test_buttons_and_editor_need_the_csrf_token(csrf_app: Flask) -> None:
     response = client.post(f"/admin/posts/{post_id}/trash", data={"csrf_token": token[1]})
     assert response.status_code == 303
     assert _post(csrf_app, post_id).status == PostStatus.TRASH
+
+
+def test_posts_list_pager_keeps_the_filters(app: Flask, admin_client: FlaskClient) -> None:
+    for n in range(21):
+        create_post(app, "admin", f"Page {n}", type=PostType.PAGE)
+    body = admin_client.get("/admin/posts?type=page&status=published").get_data(as_text=True)
+    assert re.search(r'href="/admin/posts\?[^"]*type=page[^"]*page=2"', body)
+    assert "status=published" in re.search(r'href="(/admin/posts\?[^"]*page=2)"', body).group(1)

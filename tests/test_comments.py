@@ -594,6 +594,22 @@ def test_required_fields(
     assert all_comments(app) == []
 
 
+def test_every_problem_is_reported_at_once(app: Flask, client: FlaskClient, path: str) -> None:
+    response = post_comment(client, path, email="not-an-email", comment="  ")
+    assert response.status_code == 400
+    errors = text(by_id(page(response), "comment-errors"))
+    assert "Please enter a valid email address." in errors
+    assert "Please type a comment." in errors
+
+
+def test_the_form_does_not_cut_what_is_pasted(client: FlaskClient, path: str) -> None:
+    """No maxlength: a browser would silently cut a long paste; the server says so instead."""
+    form = comment_form(client.get(path))
+    for field in form.iter():
+        if field.get("name") in ("author", "email", "url", "comment"):
+            assert field.get("maxlength") is None
+
+
 def test_name_and_email_optional_when_the_setting_is_off(
     app: Flask, client: FlaskClient, path: str
 ) -> None:

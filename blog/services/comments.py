@@ -243,6 +243,9 @@ def submit(
         data.author = data.author.strip() or user.name
         data.email = data.email.strip() or user.email
     refusals = list(data.extra_refusals) + check_fields(data)
+    if refusals and not data.content.strip():
+        # Say everything that is wrong at once, not one thing per attempt.
+        refusals.append(Refusal("comment", "Please type a comment."))
     if refusals:
         raise CommentRefused(refusals)
     data.author = data.author.strip()
