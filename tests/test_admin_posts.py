@@ -507,3 +507,34 @@ def test_posts_list_pager_keeps_the_filters(app: Flask, admin_client: FlaskClien
     body = admin_client.get("/admin/posts?type=page&status=published").get_data(as_text=True)
     assert re.search(r'href="/admin/posts\?[^"]*type=page[^"]*page=2"', body)
     assert "status=published" in re.search(r'href="(/admin/posts\?[^"]*page=2)"', body).group(1)
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("author", "<strong>1</strong> comment awaiting"),
+        ("moderator", "<strong>2</strong> comments awaiting"),
+    ],
+)
+def test_dashboard_counts_the_comments_the_user_moderates(
+    app: Flask, client: FlaskClient, role: str, expected: str
+) -> None:
+    """Authors moderate their own posts' comments, so their dashboard counts only those."""
+    create_user(app, "writer", "author")
+    create_user(app, "other", "author")
+    if role != "author":
+        create_user(app, "mod", role)
+    _, own = create_post(app, "writer", "Mine")
+    _, theirs = create_post(app, "other", "Theirs")
+    reader = app.test_client()
+    for path in (own, theirs):
+        reader.post(
+            path,
+            data={
+                "author": "Ann",
+                "email": f"ann{len(path)}@example.com",
+                "comment": f"Held on {path}",
+            },
+        )
+    login(client, "writer" if role == "author" else "mod")
+    assert expected in client.get("/admin/").get_data(as_text=True)

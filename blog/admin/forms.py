@@ -96,18 +96,21 @@ class DiscussionSettingsForm(FlaskForm):
     moderation_keys = TextAreaField(
         "Comment moderation words",
         validators=[Length(max=65535)],
+        render_kw={"rows": 6},
         description="One word or IP address per line. A comment that contains any of them in "
         "its content, name, URL, email, IP address or browser's user agent is held.",
     )
     disallowed_keys = TextAreaField(
         "Disallowed comment keys",
         validators=[Length(max=65535)],
+        render_kw={"rows": 6},
         description="Same matching; such a comment is put in the trash.",
     )
     show_avatars = BooleanField("Show avatars (loaded from Gravatar)")
     comment_whitelist = TextAreaField(
         "Allowed HTML in comments",
         validators=[DataRequired(), Length(max=5000)],
+        render_kw={"rows": 14, "spellcheck": "false"},
         description="One tag per line followed by its allowed attributes, e.g. "
         '"a href title". Shown to commenters under the comment form and enforced on every '
         "comment.",
@@ -118,7 +121,7 @@ class CommentEditForm(FlaskForm):
     author = StringField("Name")
     email = StringField("Email")
     url = StringField("Website")
-    comment = TextAreaField("Comment")
+    comment = TextAreaField("Comment", render_kw={"rows": 10})
 
 
 class CommentReplyForm(FlaskForm):

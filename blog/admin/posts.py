@@ -6,7 +6,6 @@ from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from blog.admin import bp
 from blog.admin.forms import PostForm
@@ -14,21 +13,21 @@ from blog.auth.forms import EmptyForm
 from blog.auth.views import safe_next
 from blog.decorators import permission_required
 from blog.extensions import db
-from blog.models import Comment, Permission, Post, PostStatus, PostType
+from blog.models import Permission, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
 from blog.sanitize import render_markdown
 from blog.services import ServiceError
+from blog.services import comments as comment_service
 from blog.services import posts as post_service
 from blog.services.settings import site_settings
 
 
 @bp.get("/")
 def dashboard():
-    pending = 0
-    if current_user.can(Permission.MODERATE):
-        pending = db.session.scalar(
-            select(func.count()).select_from(Comment).where(Comment.status == CommentStatus.PENDING)
-        )
+    # Moderators see every held comment; authors those on their own posts.
+    pending = None
+    if current_user.can(Permission.MODERATE) or current_user.can(Permission.WRITE):
+        pending = comment_service.status_counts(current_user)[CommentStatus.PENDING.value]
     counts = (
         post_service.admin_status_counts(current_user) if current_user.can(Permission.WRITE) else {}
     )
