@@ -9,7 +9,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from blog.comments.forms import CommentForm
-from blog.models import Post
+from blog.models import Post, utcnow
 from blog.moderation import CommentStatus, Limits, Refusal, comments_closed_reason
 from blog.sanitize import allowed_tags_line
 from blog.services import comments as comment_service
@@ -130,17 +130,10 @@ def comment_section(
         "replying_to": replying_to,
         "allowed_tags": allowed_tags_line(comment_whitelist()),
         "comments_closed": comments_closed_reason(
-            comment_service.post_context(post, None, _now()), settings
+            comment_service.post_context(post, None, utcnow()), settings
         ),
         "discussion": settings,
-        "own_comment_ids": set(own_ids),
     }
-
-
-def _now():
-    from blog.models import utcnow
-
-    return utcnow()
 
 
 def _client_ip() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, false, func, or_, select, update
@@ -68,7 +68,6 @@ class CommentInput:
     user_agent: str = ""
     notify_on_approval: bool = False
     seconds_to_fill: float | None = None
-    extra_refusals: list[Refusal] = field(default_factory=list)
 
 
 def check_fields(data: CommentInput) -> list[Refusal]:
@@ -242,7 +241,7 @@ def submit(
         # A logged-in commenter is who their account says.
         data.author = data.author.strip() or user.name
         data.email = data.email.strip() or user.email
-    refusals = list(data.extra_refusals) + check_fields(data)
+    refusals = check_fields(data)
     if refusals and not data.content.strip():
         # Say everything that is wrong at once, not one thing per attempt.
         refusals.append(Refusal("comment", "Please type a comment."))
@@ -459,18 +458,26 @@ def set_status(
     return True
 
 
-def moderate(comment: Comment, action: str, actor: User, reason: str = "") -> bool:
-    """One moderation action (approve, unapprove, spam, unspam, trash, restore)."""
-    _require_moderator(actor, comment)
+def _destination(comment: Comment, action: str) -> CommentStatus | None:
+    """Where ``action`` moves the comment; None when it does not apply to it (restoring a
+    comment that is not in the trash, "not spam" for one that is not spam)."""
     if action not in ACTIONS:
         raise ServiceError(f"Unknown action {action!r}.")
     dst = ACTIONS[action]
+    if dst is not None:
+        return dst
+    expected = CommentStatus.SPAM if action == "unspam" else CommentStatus.TRASH
+    if comment.status != expected:
+        return None
+    return _status_before(comment, expected)
+
+
+def moderate(comment: Comment, action: str, actor: User, reason: str = "") -> bool:
+    """One moderation action (approve, unapprove, spam, unspam, trash, restore)."""
+    _require_moderator(actor, comment)
+    dst = _destination(comment, action)
     if dst is None:
-        current = CommentStatus(comment.status)
-        expected = CommentStatus.SPAM if action == "unspam" else CommentStatus.TRASH
-        if current != expected:
-            return False
-        dst = _status_before(comment, current)
+        return False
     changed = set_status(comment, dst, actor, action, reason)
     db.session.commit()
     if changed and dst == CommentStatus.APPROVED:
@@ -497,14 +504,8 @@ def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, in
         if not can_moderate(actor, comment):
             skipped += 1
             continue
-        dst = ACTIONS[action]
-        if dst is None:
-            expected = CommentStatus.SPAM if action == "unspam" else CommentStatus.TRASH
-            if comment.status != expected:
-                skipped += 1
-                continue
-            dst = _status_before(comment, expected)
-        if set_status(comment, dst, actor, action):
+        dst = _destination(comment, action)
+        if dst is not None and set_status(comment, dst, actor, action):
             changed += 1
             if dst == CommentStatus.APPROVED:
                 approved.append(comment)
