@@ -8,7 +8,6 @@ with the same messages the web forms show.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -39,6 +38,7 @@ from blog.services import posts as post_service
 from blog.services.settings import comment_whitelist, discussion_settings
 from blog.services.users import user_for_token
 from blog.templating import post_path
+from blog.text import bad_characters
 
 csrf.exempt(bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
 
@@ -161,13 +161,10 @@ def _json_object(allowed: Collection[str]) -> dict[str, Any]:
 
 
 def _check_text(name: str, value: str) -> str:
-    """Refuse characters no column can store (the comment service has its own check)."""
-    for ch in value:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF:
-            _invalid(name, f"{name} contains an invalid character (a lone surrogate).")
-        if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc":
-            _invalid(name, f"{name} contains a control character (U+{code:04X}).")
+    """Refuse characters no column can store, with the field named (422)."""
+    problem = bad_characters(value)
+    if problem:
+        _invalid(name, f"{name} {problem}.")
     return value
 
 
