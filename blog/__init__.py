@@ -133,10 +133,12 @@ def _register_blueprints(app: Flask) -> None:
     from blog.admin import bp as admin_bp
     from blog.api import bp as api_bp
     from blog.auth import bp as auth_bp
+    from blog.feeds import bp as feeds_bp
     from blog.posts import bp as posts_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(feeds_bp)
     # Last: its /<slug>/ catch-all must not shadow the others.
     app.register_blueprint(posts_bp)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, false, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from blog.extensions import db
 from blog.models import Comment, ModerationLog, Permission, Post, User, utcnow
@@ -146,6 +146,25 @@ def thread_rows(post: Post, own_ids: Iterable[int] = ()) -> list[Comment]:
             .order_by(Comment.created_at, Comment.id)
         )
     )
+
+
+def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
+    """The newest approved comments on visible posts (or on ``post``): the comment feeds.
+
+    Each comment's post comes in the same query, so a feed costs one query however many
+    comments it shows.
+    """
+    query = (
+        select(Comment)
+        .join(Comment.post)
+        .where(Comment.status == CommentStatus.APPROVED, Post.visible_clause(utcnow()))
+        .options(contains_eager(Comment.post))
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(limit)
+    )
+    if post is not None:
+        query = query.where(Comment.post_id == post.id)
+    return list(db.session.scalars(query))
 
 
 def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -> AuthorHistory:

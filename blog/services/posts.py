@@ -10,7 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, false, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from blog.extensions import db
 from blog.models import (
@@ -379,6 +379,19 @@ def redirect_target(slug: str) -> Post | None:
         select(Post)
         .join(SlugRedirect, SlugRedirect.post_id == Post.id)
         .where(SlugRedirect.old_slug == slug)
+    )
+
+
+def latest_posts(limit: int) -> list[Post]:
+    """The newest visible posts with their authors, in one query: the posts feed."""
+    return list(
+        db.session.scalars(
+            select(Post)
+            .where(Post.visible_clause(utcnow()), Post.type == PostType.POST)
+            .options(joinedload(Post.author))
+            .order_by(Post.published_at.desc(), Post.id.desc())
+            .limit(limit)
+        )
     )
 
 

@@ -1,0 +1,174 @@
+"""Atom feeds of posts and approved comments.
+
+Entries carry the HTML stored on write (post bodies and sanitized comments) as escaped
+text; nothing is sanitized or rewritten here. Every feed answers conditional requests, as
+feed readers poll the same addresses over and over.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from feedgen.feed import FeedGenerator
+from flask import Response, abort, redirect, request, url_for
+
+from blog.feeds import bp
+from blog.models import Comment, Post, PostType, utcnow
+from blog.services import comments as comment_service
+from blog.services import posts as post_service
+from blog.services.settings import site_settings
+from blog.templating import post_month, post_path
+
+FEED_ENTRIES = 20
+ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"
+# Characters XML 1.0 cannot carry at all. The input checks refuse control characters but
+# not U+FFFE/U+FFFF, and lxml raises on them: one such comment would break the whole feed.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _absolute(path: str) -> str:
+    return urljoin(request.host_url, path)
+
+
+def _tag_uri(kind: str, ident: object, created: datetime) -> str:
+    """A permanent entry id (RFC 4151): unlike the address, it survives a slug change."""
+    host = urlsplit(request.host_url).hostname or "localhost"
+    return f"tag:{host},{created:%Y-%m-%d}:{kind}/{ident}"
+
+
+def feed_path(post: Post) -> str:
+    """The address of a post's comment feed: its own address plus ``feed/``."""
+    return post_path(post) + "feed/"
+
+
+def _new_feed(title: str, feed_id: str, alternate: str) -> FeedGenerator:
+    site = site_settings()
+    feed = FeedGenerator()
+    feed.id(feed_id)
+    feed.title(_xml(title))
+    if site.description:
+        feed.subtitle(_xml(site.description))
+    feed.link(href=alternate, rel="alternate", type="text/html")
+    feed.link(href=request.base_url, rel="self", type="application/atom+xml")
+    feed.language("en")
+    feed.generator("blog")
+    return feed
+
+
+def _post_updated(post: Post) -> datetime:
+    # A scheduled post appears at published_at, which may be after its last edit.
+    return max(post.updated_at, post.published_at or post.updated_at)
+
+
+def _add_post(feed: FeedGenerator, post: Post) -> datetime:
+    entry = feed.add_entry(order="append")
+    entry.id(_tag_uri("post", post.id, post.created_at))
+    entry.title(_xml(post.title))
+    entry.link(href=_absolute(post_path(post)), rel="alternate", type="text/html")
+    entry.author(name=_xml(post.author.name))
+    entry.published(post.published_at)
+    updated = _post_updated(post)
+    entry.updated(updated)
+    if post.excerpt:
+        entry.summary(_xml(post.excerpt))
+    entry.content(_xml(post.body_html), type="html")
+    return updated
+
+
+def _add_comment(feed: FeedGenerator, comment: Comment) -> datetime:
+    """One comment: its name and sanitized HTML only, never its email or IP."""
+    name = comment.author or "Anonymous"
+    entry = feed.add_entry(order="append")
+    entry.id(_tag_uri("comment", comment.id, comment.created_at))
+    entry.title(_xml(f"Comment on {comment.post.title} by {name}"))
+    link = _absolute(post_path(comment.post)) + f"#comment-{comment.id}"
+    entry.link(href=link, rel="alternate", type="text/html")
+    entry.author(name=_xml(name))
+    entry.published(comment.created_at)
+    # Approval bumps updated_at: a comment approved late still moves Last-Modified.
+    updated = max(comment.updated_at, comment.created_at)
+    entry.updated(updated)
+    entry.content(_xml(comment.content_html), type="html")
+    return updated
+
+
+def _respond(feed: FeedGenerator, updated: datetime) -> Response:
+    feed.updated(updated)
+    response = Response(feed.atom_str(), content_type=ATOM_CONTENT_TYPE)
+    response.last_modified = updated
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/feed/")
+def posts() -> Response:
+    site = site_settings()
+    feed = _new_feed(
+        site.name, url_for("feeds.posts", _external=True), url_for("posts.index", _external=True)
+    )
+    times = [_add_post(feed, post) for post in post_service.latest_posts(FEED_ENTRIES)]
+    return _respond(feed, max(times, default=utcnow()))
+
+
+@bp.get("/comments/feed/")
+def comments() -> Response:
+    site = site_settings()
+    feed_id = url_for("feeds.comments", _external=True)
+    feed = _new_feed(f"Comments · {site.name}", feed_id, url_for("posts.index", _external=True))
+    times = [_add_comment(feed, c) for c in comment_service.latest_approved(FEED_ENTRIES)]
+    return _respond(feed, max(times, default=utcnow()))
+
+
+def _visible_post(slug: str) -> Post | Response:
+    """The visible post with this slug, or a 301 from an old slug; 404 for anything else.
+
+    An unpublished post has no feed, not even for its author: feed readers keep no session.
+    """
+    found = post_service.find_by_slug(slug)
+    if found is None:
+        moved = post_service.redirect_target(slug)
+        if moved is not None and moved.is_visible():
+            return redirect(feed_path(moved), 301)
+        abort(404)
+    if not found.is_visible():
+        abort(404)
+    return found
+
+
+def _post_feed(post: Post) -> Response:
+    site = site_settings()
+    feed = _new_feed(
+        f"Comments on {post.title} · {site.name}",
+        _tag_uri("post", post.id, post.created_at) + "/comments",
+        _absolute(post_path(post)),
+    )
+    rows = comment_service.latest_approved(FEED_ENTRIES, post=post)
+    times = [_add_comment(feed, comment) for comment in rows]
+    # No comments yet: the post's own time, so an empty feed still answers 304.
+    return _respond(feed, max(times, default=_post_updated(post)))
+
+
+@bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/<slug>/feed/")
+def post_comments(year: int, month: int, slug: str) -> Response:
+    found = _visible_post(slug)
+    if not isinstance(found, Post):
+        return found
+    if found.type == PostType.PAGE or (year, month) != post_month(found):
+        return redirect(feed_path(found), 301)
+    return _post_feed(found)
+
+
+@bp.get("/<slug>/feed/")
+def page_comments(slug: str) -> Response:
+    found = _visible_post(slug)
+    if not isinstance(found, Post):
+        return found
+    if found.type != PostType.PAGE:
+        return redirect(feed_path(found), 301)
+    return _post_feed(found)
