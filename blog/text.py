@@ -21,6 +21,9 @@ def bad_characters(value: str) -> str | None:
             return "contains a NUL character"
         if unicodedata.category(ch) == "Cc":
             return f"contains a control character (U+{code:04X})"
+        if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+            # Unicode noncharacters: no text needs them, and XML (the feeds) cannot hold them.
+            return f"contains an invalid character (U+{code:04X})"
     return None
 
 
