@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -66,6 +67,19 @@ def make_app(database_uri: str, tmp_path: Path, **overrides) -> Flask:
         del os.environ["BLOG_INSTANCE_PATH"]
 
 
+@contextmanager
+def fresh_app(database_uri: str, tmp_path: Path, **overrides) -> Iterator[Flask]:
+    """An app on the test database whose rows are all deleted when it is done with."""
+    app = make_app(database_uri, tmp_path, **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            empty_tables()
+            db.engine.dispose()
+
+
 def empty_tables() -> None:
     """Delete every row, children first; the schema stays for the next test."""
     with db.engine.begin() as conn:
@@ -79,12 +93,8 @@ def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
 
     Tests open ``with app.app_context():`` to set up or inspect the database.
     """
-    app = make_app(database_uri, tmp_path)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        empty_tables()
-        db.engine.dispose()
+    with fresh_app(database_uri, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import socket
 import uuid
 
 import pytest
-
-from tests.conftest import make_app
+from conftest import make_app
 
 REDIS_URI = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fresh_app
 from flask import Flask
 from werkzeug.serving import make_server
 
-from blog.extensions import db
 from tests.browser import helpers
 from tests.browser.helpers import DESKTOP, Session
-from tests.conftest import empty_tables, make_app
 
 
 def _unavailable(reason: str) -> None:
@@ -50,12 +49,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live_app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
     """The app the live server runs; tests use it to seed and inspect the database."""
-    app = make_app(database_uri, tmp_path, WTF_CSRF_ENABLED=True)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        empty_tables()
-        db.engine.dispose()
+    with fresh_app(database_uri, tmp_path, WTF_CSRF_ENABLED=True) as app:
+        yield app
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import re
 from typing import NamedTuple
 
 import pytest
+from conftest import create_post, create_user
 from playwright.sync_api import expect
 
 from tests.browser.helpers import add_comment, log_in
-from tests.conftest import create_post, create_user
 
 pytestmark = pytest.mark.browser
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import create_post, create_user
 from playwright.sync_api import expect
 
 from blog.models import utcnow
 from tests.browser.helpers import DESKTOP, PHONE, add_comment, log_in, screenshot
-from tests.conftest import create_post, create_user
 
 pytestmark = pytest.mark.browser
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import create_user
 from playwright.sync_api import expect
 
 from tests.browser.helpers import log_in
-from tests.conftest import create_user
 
 pytestmark = pytest.mark.browser
 
