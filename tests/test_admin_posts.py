@@ -538,3 +538,23 @@ def test_dashboard_counts_the_comments_the_user_moderates(
         )
     login(client, "writer" if role == "author" else "mod")
     assert expected in client.get("/admin/").get_data(as_text=True)
+
+
+def test_automatic_excerpt_follows_the_body_and_a_typed_one_stays(
+    app: Flask, admin_client: FlaskClient
+) -> None:
+    post_id, _ = create_post(app, "admin", "Auto", "First version of the body.")
+    edit = _edit_page(admin_client, post_id)
+    assert re.search(r'<textarea[^>]*name="excerpt"[^>]*>\s*</textarea>', edit)
+    form = {"title": "Auto", "body": "Second version.", "action": "update", "comments_open": "y"}
+    admin_client.post(f"/admin/posts/{post_id}/edit", data=form)
+    with app.app_context():
+        assert db.session.get(Post, post_id).excerpt == "Second version."
+    admin_client.post(f"/admin/posts/{post_id}/edit", data={**form, "excerpt": "My own words."})
+    assert "My own words." in _edit_page(admin_client, post_id)
+    admin_client.post(
+        f"/admin/posts/{post_id}/edit",
+        data={**form, "excerpt": "My own words.", "body": "Third version."},
+    )
+    with app.app_context():
+        assert db.session.get(Post, post_id).excerpt == "My own words."

@@ -80,7 +80,7 @@ def _fill_form(form: PostForm, post: Post) -> None:
     form.title.data = post.title
     form.slug.data = post.slug
     form.body.data = post.body
-    form.excerpt.data = post.excerpt
+    form.excerpt.data = post_service.custom_excerpt(post)
     form.tags.data = ", ".join(t.name for t in post.tags)
     form.categories.data = ", ".join(
         "/".join(c.name for c in category.ancestry()) for category in post.categories

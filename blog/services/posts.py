@@ -195,11 +195,24 @@ def _categories(names: Sequence[str]) -> list[Category]:
     return result
 
 
+def automatic_excerpt(body_html: str) -> str:
+    return summary(body_html, limit=EXCERPT_WORDS_CHARS)
+
+
+def custom_excerpt(post: Post) -> str:
+    """The excerpt the author typed, or "" when it is the automatic one.
+
+    The editor shows only a typed excerpt, so an automatic one keeps following the body
+    instead of freezing into a custom excerpt on the next save.
+    """
+    return "" if post.excerpt == automatic_excerpt(post.body_html) else post.excerpt
+
+
 def _apply(post: Post, data: PostInput) -> None:
     post.title = data.title.strip()
     post.body = data.body
     post.body_html = render_markdown(data.body)
-    post.excerpt = data.excerpt.strip() or summary(post.body_html, limit=EXCERPT_WORDS_CHARS)
+    post.excerpt = data.excerpt.strip() or automatic_excerpt(post.body_html)
     post.type = data.type
     wanted = data.slug.strip() or (post.slug if post.id else post.title)
     new_slug = (
