@@ -308,6 +308,17 @@ def test_publish_with_a_past_time_backdates(app: Flask, admin_client: FlaskClien
     assert app.test_client().get("/2020/05/old-news/").status_code == 200
 
 
+def test_publish_with_a_future_time_schedules(app: Flask, admin_client: FlaskClient) -> None:
+    """As WordPress: the Publish button with a time ahead schedules the post."""
+    post_id = _created_id(
+        _new_post(admin_client, title="Tomorrow", action="publish", published_at="2999-01-02T03:04")
+    )
+    post = _post(app, post_id)
+    assert post.status == PostStatus.SCHEDULED
+    assert post.published_at == datetime(2999, 1, 2, 3, 4, tzinfo=UTC)
+    assert app.test_client().get("/2999/01/tomorrow/").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

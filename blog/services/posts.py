@@ -270,8 +270,12 @@ def _set_publication(post: Post, user: User, action: str, when: datetime | None)
             )
         post.status, post.published_at = PostStatus.SCHEDULED, when
         return
+    if when is not None and when > now:
+        # As WordPress: publishing with a time in the future schedules the post.
+        post.status, post.published_at = PostStatus.SCHEDULED, when
+        return
     post.status = PostStatus.PUBLISHED
-    post.published_at = when if when is not None and when <= now else now
+    post.published_at = when if when is not None else now
 
 
 def create_post(author: User, data: PostInput, action: str = "draft") -> Post:
