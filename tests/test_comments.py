@@ -739,7 +739,11 @@ def test_deep_replies_are_flattened_to_the_thread_depth(
         else:
             expected_parent = chain[min(level, shown) - 2]
             assert parents[holder].get("id") == f"li-comment-{expected_parent}"
-    # A reply to the deepest comment is still accepted (and flattened).
+    # As WordPress, Reply links stop at the deepest level (none at all without threading)...
+    for level, comment_id in enumerate(chain, start=1):
+        links = list(with_class(by_id(root, f"comment-{comment_id}"), "comment-reply-link"))
+        assert len(links) == (1 if min(level, shown) < shown else 0)
+    # ...but a reply to the deepest comment is still accepted (and flattened).
     assert post_comment(client, path, comment_parent=chain[-1]).status_code == 303
 
 
