@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 
 from blog.extensions import db
 from blog.moderation import CommentStatus
+from blog.services import notify
 
 
 @dataclass
@@ -46,12 +47,27 @@ class Mail:
 class Collector:
     """An aiosmtpd handler that keeps every message it is given."""
 
-    mails: list[Mail] = field(default_factory=list)
+    received: list[Mail] = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
         message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.mails.append(Mail(envelope.mail_from, sorted(envelope.rcpt_tos), message))
+        self.received.append(Mail(envelope.mail_from, sorted(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
+
+
+@dataclass
+class Inbox:
+    """What the tests read: the collected messages, once background deliveries are done.
+
+    (Not on the handler itself: aiosmtpd inspects its handler's attributes.)
+    """
+
+    collector: Collector
+
+    @property
+    def mails(self) -> list[Mail]:
+        notify.wait_for_outbox()
+        return self.collector.received
 
     def to(self, address: str) -> list[Mail]:
         return [m for m in self.mails if address in m.recipients]
@@ -86,8 +102,8 @@ def mail_app(app: Flask, database_uri: str, tmp_path: Path, smtp) -> Iterator[Fl
 
 
 @pytest.fixture
-def inbox(smtp) -> Collector:
-    return smtp[0]
+def inbox(smtp) -> Inbox:
+    return Inbox(smtp[0])
 
 
 @pytest.fixture
@@ -113,7 +129,7 @@ def logged_in(app: Flask, username: str) -> FlaskClient:
 
 
 def test_held_comment_mails_the_post_author_and_moderators_once(
-    mail_app: Flask, inbox: Collector, people, post
+    mail_app: Flask, inbox: Inbox, people, post
 ) -> None:
     comment_id = comment_id_from(
         post_comment(mail_app.test_client(), post[1], comment="Hold me, please.")
@@ -129,9 +145,7 @@ def test_held_comment_mails_the_post_author_and_moderators_once(
     assert f"http://127.0.0.1:5000/admin/comments?status=pending#comment-{comment_id}" in mail.body
 
 
-def test_no_moderation_mail_when_the_setting_is_off(
-    mail_app: Flask, inbox: Collector, post
-) -> None:
+def test_no_moderation_mail_when_the_setting_is_off(mail_app: Flask, inbox: Inbox, post) -> None:
     set_discussion(mail_app, moderation_notify=False)
     comment_id_from(post_comment(mail_app.test_client(), post[1]))
     assert inbox.mails == []
@@ -139,7 +153,7 @@ def test_no_moderation_mail_when_the_setting_is_off(
 
 @pytest.mark.parametrize("comments_notify", [True, False])
 def test_approved_comment_mails_the_post_author(
-    mail_app: Flask, inbox: Collector, people, post, comments_notify: bool
+    mail_app: Flask, inbox: Inbox, people, post, comments_notify: bool
 ) -> None:
     set_discussion(mail_app, comments_notify=comments_notify)
     add_comment(mail_app, post[0], author="Ann Reader", email="ann@example.org")
@@ -158,7 +172,7 @@ def test_approved_comment_mails_the_post_author(
 
 
 def test_post_author_is_not_mailed_about_their_own_comment(
-    mail_app: Flask, inbox: Collector, post
+    mail_app: Flask, inbox: Inbox, post
 ) -> None:
     comment_id_from(post_comment(logged_in(mail_app, "writer"), post[1], author="", email=""))
     assert inbox.mails == []
@@ -166,7 +180,7 @@ def test_post_author_is_not_mailed_about_their_own_comment(
 
 @pytest.mark.parametrize("ticked", [True, False])
 def test_commenter_who_asked_is_mailed_once_on_approval(
-    mail_app: Flask, inbox: Collector, people, post, ticked: bool
+    mail_app: Flask, inbox: Inbox, people, post, ticked: bool
 ) -> None:
     fields = {"email": "reader@example.net", "comment": "Tell me when it is out."}
     if ticked:
@@ -194,7 +208,7 @@ def test_commenter_who_asked_is_mailed_once_on_approval(
 
 
 def test_reply_from_the_queue_counts_as_approval(
-    mail_app: Flask, inbox: Collector, people, post
+    mail_app: Flask, inbox: Inbox, people, post
 ) -> None:
     comment_id = comment_id_from(
         post_comment(mail_app.test_client(), post[1], email="reader@example.net", notify="y")
@@ -230,8 +244,36 @@ def test_smtp_server_down_does_not_break_commenting(
         db.engine.dispose()
 
 
+def test_a_silent_smtp_server_does_not_hold_up_the_comment(
+    app: Flask, database_uri: str, tmp_path: Path, admin: str
+) -> None:
+    """A server that takes the connection and never answers: the POST does not wait for it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nobody ever greets them
+        port = silent.getsockname()[1]
+        slow = make_app(
+            database_uri,
+            tmp_path / "slow",
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            MAIL_TIMEOUT=5,
+        )
+        path = create_post(slow, admin, title="Quiet mail server")[1]
+        response = post_comment(slow.test_client(), path, comment="Do not wait for mail.")
+        assert response.status_code == 303
+        # The notification is still on its way (it can only end by the 5 s timeout).
+        assert notify.pending() >= 1
+        assert get_comment(slow, comment_id_from(response)) is not None
+        notify.wait_for_outbox()
+        assert notify.pending() == 0
+    with slow.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_no_mail_server_configured_sends_nothing_and_posts(
-    app: Flask, client: FlaskClient, admin: str, inbox: Collector
+    app: Flask, client: FlaskClient, admin: str, inbox: Inbox
 ) -> None:
     assert app.config["MAIL_SERVER"] == ""
     path = create_post(app, admin, title="Quiet")[1]

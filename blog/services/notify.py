@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 from collections.abc import Iterable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.message import EmailMessage
+from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import select
@@ -28,8 +32,16 @@ def _absolute(path: str) -> str:
     return current_app.config["SITE_URL"].rstrip("/") + path
 
 
+# Delivery runs beside the request, so a slow or silent SMTP server never holds up the
+# reader's POST. Two threads per process are plenty for a blog's notification volume.
+_outbox = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+_pending: set[Future[bool]] = set()
+_pending_lock = threading.Lock()
+
+
 def send(recipients: Iterable[str], subject: str, body: str) -> bool:
-    """Send one plain-text message; False (and a log line) when it could not be sent."""
+    """Queue one plain-text message for delivery; False when there is nothing to send
+    (no mail server configured, or no recipient)."""
     config = current_app.config
     to = sorted({r.strip() for r in recipients if r and r.strip()})
     if not to or not config.get("MAIL_SERVER"):
@@ -39,19 +51,57 @@ def send(recipients: Iterable[str], subject: str, body: str) -> bool:
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message.set_content(body)
+    server = {key: config.get(key) for key in SMTP_SETTINGS}
+    future = _outbox.submit(_deliver, server, message)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+    return True
+
+
+SMTP_SETTINGS = (
+    "MAIL_SERVER",
+    "MAIL_PORT",
+    "MAIL_TIMEOUT",
+    "MAIL_USE_TLS",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+)
+
+
+def _forget(future: Future[bool]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def _deliver(server: dict[str, Any], message: EmailMessage) -> bool:
+    """Hand one message to the SMTP server; a failure is logged, never raised."""
     try:
         with smtplib.SMTP(
-            config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=float(config["MAIL_TIMEOUT"])
+            server["MAIL_SERVER"], int(server["MAIL_PORT"]), timeout=float(server["MAIL_TIMEOUT"])
         ) as smtp:
-            if config.get("MAIL_USE_TLS"):
+            if server.get("MAIL_USE_TLS"):
                 smtp.starttls()
-            if config.get("MAIL_USERNAME"):
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            if server.get("MAIL_USERNAME"):
+                smtp.login(server["MAIL_USERNAME"], server["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        log.warning("could not send %r to %s: %s", subject, to, exc)
+        log.warning("could not send %r to %s: %s", message["Subject"], message["To"], exc)
         return False
     return True
+
+
+def pending() -> int:
+    """How many messages are still on their way to the SMTP server."""
+    with _pending_lock:
+        return len(_pending)
+
+
+def wait_for_outbox(timeout: float = 30) -> None:
+    """Block until queued messages have been delivered or have failed (tests, shutdown)."""
+    with _pending_lock:
+        waiting = list(_pending)
+    futures.wait(waiting, timeout=timeout)
 
 
 def _moderators(comment: Comment) -> list[str]:
