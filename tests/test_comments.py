@@ -346,6 +346,24 @@ def test_attacks_through_the_form_leave_nothing_dangerous_on_the_page(
     _assert_harmless(root, content)
 
 
+@pytest.mark.parametrize("role", ["admin", "editor", "author", "moderator", "subscriber"])
+def test_logged_in_commenters_of_every_role_go_through_the_same_sanitizer(
+    app: Flask, client: FlaskClient, admin: str, role: str
+) -> None:
+    """No role gets WordPress's unfiltered_html for comments: admins are sanitized too."""
+    create_user(app, "writer", role)
+    _, path = create_post(app, admin if role in ("moderator", "subscriber") else "writer")
+    assert login(client, "writer").status_code == 302
+    typed = "safe words\n" + "\n".join(ATTACKS)
+    response = post_comment(client, path, comment=typed, author="", email="")
+    comment_id = comment_id_from(response)
+    approve(app, comment_id)
+    root = page(app.test_client().get(path))
+    content = next(with_class(by_id(root, f"comment-{comment_id}"), "comment-content"))
+    assert "safe words" in text(content)
+    _assert_harmless(root, content)
+
+
 @pytest.mark.parametrize(
     "name",
     ['<script>alert("x")</script>', '"><img src=x onerror=alert(1)>', "Ann & <b>Bob</b>"],
