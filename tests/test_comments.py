@@ -11,7 +11,7 @@ import html as html_lib
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -1066,3 +1066,36 @@ def test_website_too_long_once_http_is_added_is_refused(
         by_id(page(response), "comment-errors")
     )
     assert comment_form(response).find(".//input[@name='url']").get("value") == typed
+
+
+def test_the_import_path_uses_the_same_checks_and_sanitizer(app: Flask, post_id: int) -> None:
+    """What the WordPress importer will call: no way in skips the sanitizer or the limits."""
+    from blog.models import Post
+    from blog.sanitize import DEFAULT_COMMENT_WHITELIST
+    from blog.services import comments as comment_service
+
+    when = datetime(2020, 1, 2, 3, 4, tzinfo=UTC)
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        data = comment_service.CommentInput(
+            content='<b>kept</b><script>alert(1)</script><a href="javascript:x">y</a>',
+            author="Importer",
+            email="imp@example.org",
+        )
+        comment = comment_service.import_comment(
+            post, data, CommentStatus.APPROVED, when, DEFAULT_COMMENT_WHITELIST
+        )
+        db.session.commit()
+        assert comment.content_html == "<p><b>kept</b><a>y</a></p>"
+        assert comment.created_at == when
+        assert db.session.get(Post, post_id).comment_count == 1
+        for bad in ({"content": "x" * 65_526}, {"content": "nul\x00"}, {"author": "a" * 246}):
+            fields = {"content": "fine", **bad}
+            with pytest.raises(comment_service.CommentRefused):
+                comment_service.import_comment(
+                    post,
+                    comment_service.CommentInput(**fields),
+                    CommentStatus.APPROVED,
+                    when,
+                    DEFAULT_COMMENT_WHITELIST,
+                )
