@@ -23,8 +23,8 @@ from blog.templating import post_month, post_path
 
 FEED_ENTRIES = 20
 ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"
-# Characters XML 1.0 cannot carry at all. The input checks refuse control characters but
-# not U+FFFE/U+FFFF, and lxml raises on them: one such comment would break the whole feed.
+# Characters XML 1.0 cannot carry at all. Input checks refuse them (blog.text), but data
+# stored before that, or imported, must not break a whole feed: lxml raises on them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
