@@ -153,6 +153,25 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD):
     return client.post("/login", data={"username": username, "password": password})
 
 
+def count_statements(app: Flask, client: FlaskClient, path: str) -> int:
+    """How many SQL statements a GET of ``path`` issues (N+1 checks); asserts a 200."""
+    count = 0
+
+    def counter(*args: object, **kwargs: object) -> None:
+        nonlocal count
+        count += 1
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    try:
+        response = client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counter)
+    assert response.status_code == 200
+    return count
+
+
 @pytest.fixture
 def admin(app: Flask) -> str:
     create_user(app, "admin", "admin")

@@ -33,11 +33,10 @@ from comment_helpers import (
     text,
     with_class,
 )
-from conftest import create_post, create_user, login, make_app
+from conftest import count_statements, create_post, create_user, login, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import event
 
 from blog.extensions import db
 from blog.models import utcnow
@@ -1019,24 +1018,6 @@ def test_rate_limit_answers_429(custom_app, admin: str, post) -> None:
 # --- the post page's queries ------------------------------------------------------------
 
 
-def _statements_for(app: Flask, client: FlaskClient, path: str) -> int:
-    count = 0
-
-    def counter(*args, **kwargs) -> None:
-        nonlocal count
-        count += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    assert response.status_code == 200
-    return count
-
-
 def test_post_page_loads_its_comments_in_one_query(
     app: Flask, client: FlaskClient, admin: str
 ) -> None:
@@ -1050,7 +1031,7 @@ def test_post_page_loads_its_comments_in_one_query(
         # The reader also has a held comment of their own on each page.
         comment_id_from(post_comment(client, path, comment=f"mine on {size}"))
         client.get(path)  # warm-up: settings and the like
-        counts[size] = _statements_for(app, client, path)
+        counts[size] = count_statements(app, client, path)
         assert len(_shown_ids(client.get(path))) == size + 1
     assert counts[3] == counts[30]
 

@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from comment_helpers import add_comment, approve
-from conftest import create_post, create_user, login
+from conftest import count_statements, create_post, create_user, login
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from blog.extensions import db
 from blog.models import Comment, Post, PostStatus, PostType
@@ -428,24 +427,6 @@ def test_a_repeated_conditional_request_is_304(
     assert changed.headers["ETag"] != first.headers["ETag"]
 
 
-def _statements_for(app: Flask, client: FlaskClient, path: str) -> int:
-    count = 0
-
-    def counter(*args: object) -> None:
-        nonlocal count
-        count += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    assert response.status_code == 200
-    return count
-
-
 @pytest.mark.parametrize("feed", ["/feed/", "/comments/feed/", "post"])
 def test_feed_queries_do_not_grow_with_entries(
     app: Flask, client: FlaskClient, author: str, feed: str
@@ -468,7 +449,7 @@ def test_feed_queries_do_not_grow_with_entries(
         if feed != "/feed/":
             for n in range(size):
                 add_comment(app, post_ids[n % len(post_ids)], f"c{size}-{n}", author=f"A{n}")
-        counts[size] = _statements_for(app, client, url)
+        counts[size] = count_statements(app, client, url)
         total = size if feed == "post" else total + size
         assert len(_entries(_feed(client, url))) == min(total, 20)
     assert counts[2] == counts[24]
