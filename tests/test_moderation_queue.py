@@ -552,6 +552,21 @@ def test_undo_last_change(app: Flask, admin_client: FlaskClient, post) -> None:
     ]
 
 
+def test_the_undo_button_shows_only_where_there_is_something_to_undo(
+    app: Flask, admin_client: FlaskClient, post
+) -> None:
+    fresh = add_comment(app, post[0], status=PENDING, content="Never touched.")
+    moved = add_comment(app, post[0], status=PENDING, content="Approved by hand.")
+    act(admin_client, "approve", moved)
+    pending_tab = admin_client.get("/admin/comments?status=pending").get_data(as_text=True)
+    assert f"/admin/comments/{fresh}/undo" not in pending_tab
+    approved_tab = admin_client.get("/admin/comments?status=approved").get_data(as_text=True)
+    assert f"/admin/comments/{moved}/undo" in approved_tab
+    admin_client.post(f"/admin/comments/{moved}/undo")
+    pending_tab = admin_client.get("/admin/comments?status=pending").get_data(as_text=True)
+    assert f"/admin/comments/{moved}/undo" not in pending_tab
+
+
 # --- who may do what --------------------------------------------------------------------
 
 

@@ -75,6 +75,7 @@ def comments():
         post_id=post_id,
         counts=comment_service.status_counts(current_user),
         histories=comment_service.author_histories(items),
+        undoable=comment_service.undoable(items),
         actions=actions,
         action_labels=ACTION_BUTTONS,
         reply_form=CommentReplyForm(),

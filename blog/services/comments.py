@@ -547,21 +547,46 @@ def _load(ids: Sequence[int]) -> list[Comment]:
     )
 
 
-def undo_last(comment: Comment, actor: User) -> ModerationLog:
-    """Undo the comment's last status change (it is logged as a change of its own)."""
-    _require_moderator(actor, comment)
-    last = db.session.scalar(
+def _last_undoable(comments: Sequence[Comment]) -> dict[int, ModerationLog]:
+    """Per comment, the status change an undo would revert (one query for them all).
+
+    That is its latest status change not yet undone, and only while the comment still has
+    the status that change gave it.
+    """
+    if not comments:
+        return {}
+    rows = db.session.scalars(
         select(ModerationLog)
         .where(
-            ModerationLog.comment_id == comment.id,
+            ModerationLog.comment_id.in_([c.id for c in comments]),
             ModerationLog.undone.is_(False),
             ModerationLog.from_status.is_not(None),
             ModerationLog.action != "undo",
         )
-        .order_by(ModerationLog.created_at.desc(), ModerationLog.id.desc())
-        .limit(1)
+        .order_by(
+            ModerationLog.comment_id, ModerationLog.created_at.desc(), ModerationLog.id.desc()
+        )
     )
-    if last is None or last.to_status != comment.status:
+    latest: dict[int, ModerationLog] = {}
+    for row in rows:
+        latest.setdefault(row.comment_id, row)
+    return {
+        c.id: latest[c.id]
+        for c in comments
+        if c.id in latest and latest[c.id].to_status == c.status
+    }
+
+
+def undoable(comments: Sequence[Comment]) -> set[int]:
+    """Ids of the comments whose last status change can be undone (the queue's button)."""
+    return set(_last_undoable(comments))
+
+
+def undo_last(comment: Comment, actor: User) -> ModerationLog:
+    """Undo the comment's last status change (it is logged as a change of its own)."""
+    _require_moderator(actor, comment)
+    last = _last_undoable([comment]).get(comment.id)
+    if last is None:
         raise ServiceError("There is no change of this comment's status to undo.", status=409)
     set_status(
         comment,
