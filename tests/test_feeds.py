@@ -462,3 +462,32 @@ def _path_of(app: Flask, post_id: int) -> str:
         post = db.session.get(Post, post_id)
         assert post is not None
         return post_path(post)
+
+
+def test_comment_links_carry_the_comment_page_when_comments_are_paged(
+    app: Flask, client: FlaskClient, author: str
+) -> None:
+    from comment_helpers import set_discussion
+
+    _, path = create_post(app, author, "Paged", published_at=_at(1))
+    with app.app_context():
+        post_id = db.session.scalar(db.select(Post.id).where(Post.title == "Paged"))
+    first = add_comment(app, post_id, "Thread one.", created_at=_at(2))
+    reply = add_comment(app, post_id, "Reply in thread one.", parent_id=first, created_at=_at(4))
+    second = add_comment(app, post_id, "Thread two.", created_at=_at(3))
+    root = _feed(client, "/comments/feed/")
+    assert {_link(e) for e in _entries(root)} == {
+        f"{HOST}{path}#comment-{c}" for c in (first, reply, second)
+    }
+    set_discussion(app, page_comments=True, comments_per_page=1)
+    root = _feed(client, "/comments/feed/")
+    assert sorted(_link(e) for e in _entries(root)) == sorted(
+        [
+            f"{HOST}{path}?cpage=1#comment-{first}",
+            f"{HOST}{path}?cpage=1#comment-{reply}",
+            f"{HOST}{path}?cpage=2#comment-{second}",
+        ]
+    )
+    # The links lead to the page that shows the comment.
+    assert f'id="comment-{second}"' in client.get(f"{path}?cpage=2").get_data(as_text=True)
+    assert f'id="comment-{second}"' not in client.get(f"{path}?cpage=1").get_data(as_text=True)

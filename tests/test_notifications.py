@@ -279,3 +279,23 @@ def test_no_mail_server_configured_sends_nothing_and_posts(
     path = create_post(app, admin, title="Quiet")[1]
     assert post_comment(client, path).status_code == 303
     assert inbox.mails == []
+
+
+def test_approval_mail_links_to_the_comment_page_when_comments_are_paged(
+    mail_app: Flask, inbox: Inbox, people, post
+) -> None:
+    set_discussion(mail_app, page_comments=True, comments_per_page=1)
+    add_comment(mail_app, post[0], "An earlier thread.")
+    comment_id = comment_id_from(
+        post_comment(
+            mail_app.test_client(),
+            post[1],
+            email="late@example.net",
+            comment="Second thread.",
+            notify="y",
+        )
+    )
+    moderator = logged_in(mail_app, "mod")
+    moderator.post("/admin/comments/action", data={"action": "approve", "ids": str(comment_id)})
+    (mail,) = inbox.to("late@example.net")
+    assert f"http://127.0.0.1:5000{post[1]}?cpage=2#comment-{comment_id}" in mail.body

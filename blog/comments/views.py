@@ -15,8 +15,7 @@ from blog.sanitize import allowed_tags_line
 from blog.services import comments as comment_service
 from blog.services import notify
 from blog.services.settings import comment_whitelist, discussion_settings
-from blog.templating import post_path
-from blog.tree import build_tree, page_of, paginate_threads
+from blog.tree import build_tree, paginate_threads
 
 OWN_COMMENTS_COOKIE = "comment_held"  # ids of the reader's own held comments, signed
 OWN_COMMENTS_MAX = 20
@@ -180,13 +179,7 @@ def submit_comment(post: Post):
         return _refused(post, form, exc.refusals, exc.status)
     notify.comment_posted(comment)
 
-    target = post_path(post)
-    if settings.page_comments and comment.status == CommentStatus.APPROVED:
-        nodes = build_tree(comment_service.thread_rows(post), max_depth=settings.max_depth)
-        number = page_of(nodes, comment.id, settings.comments_per_page)
-        if number is not None:
-            target += f"?cpage={number}"
-    response = make_response(redirect(f"{target}#comment-{comment.id}", 303))
+    response = make_response(redirect(comment_service.comment_path(comment, settings), 303))
     _after_post_cookies(response, form, comment)
     if comment.status == CommentStatus.APPROVED:
         flash("Thank you: your comment is published.", "success")

@@ -18,7 +18,7 @@ from blog.feeds import bp
 from blog.models import Comment, Post, PostType, utcnow
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
-from blog.services.settings import site_settings
+from blog.services.settings import discussion_settings, site_settings
 from blog.templating import post_month, post_path
 
 FEED_ENTRIES = 20
@@ -81,14 +81,18 @@ def _add_post(feed: FeedGenerator, post: Post) -> datetime:
     return updated
 
 
-def _add_comment(feed: FeedGenerator, comment: Comment) -> datetime:
+def _add_comments(feed: FeedGenerator, comments: list[Comment]) -> list[datetime]:
+    paths = comment_service.comment_paths(comments, discussion_settings())
+    return [_add_comment(feed, comment, paths[comment.id]) for comment in comments]
+
+
+def _add_comment(feed: FeedGenerator, comment: Comment, path: str) -> datetime:
     """One comment: its name and sanitized HTML only, never its email or IP."""
     name = comment.author or "Anonymous"
     entry = feed.add_entry(order="append")
     entry.id(_tag_uri("comment", comment.id, comment.created_at))
     entry.title(_xml(f"Comment on {comment.post.title} by {name}"))
-    link = _absolute(post_path(comment.post)) + f"#comment-{comment.id}"
-    entry.link(href=link, rel="alternate", type="text/html")
+    entry.link(href=_absolute(path), rel="alternate", type="text/html")
     entry.author(name=_xml(name))
     entry.published(comment.created_at)
     # Approval bumps updated_at: a comment approved late still moves Last-Modified.
@@ -121,7 +125,7 @@ def comments() -> Response:
     site = site_settings()
     feed_id = url_for("feeds.comments", _external=True)
     feed = _new_feed(f"Comments · {site.name}", feed_id, url_for("posts.index", _external=True))
-    times = [_add_comment(feed, c) for c in comment_service.latest_approved(FEED_ENTRIES)]
+    times = _add_comments(feed, comment_service.latest_approved(FEED_ENTRIES))
     return _respond(feed, max(times, default=utcnow()))
 
 
@@ -148,8 +152,7 @@ def _post_feed(post: Post) -> Response:
         _tag_uri("post", post.id, post.created_at) + "/comments",
         _absolute(post_path(post)),
     )
-    rows = comment_service.latest_approved(FEED_ENTRIES, post=post)
-    times = [_add_comment(feed, comment) for comment in rows]
+    times = _add_comments(feed, comment_service.latest_approved(FEED_ENTRIES, post=post))
     # No comments yet: the post's own time, so an empty feed still answers 304.
     return _respond(feed, max(times, default=_post_updated(post)))
 

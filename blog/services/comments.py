@@ -33,6 +33,7 @@ from blog.moderation import (
 from blog.sanitize import Whitelist, count_links, sanitize_comment
 from blog.services import Forbidden, NotFound, ServiceError, notify
 from blog.text import bad_characters, like_pattern
+from blog.tree import build_tree, iter_flat
 
 # WordPress's column sizes (wp_comments), so imports and habits carry over.
 LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
@@ -165,6 +166,37 @@ def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
     if post is not None:
         query = query.where(Comment.post_id == post.id)
     return list(db.session.scalars(query))
+
+
+def comment_paths(comments: Sequence[Comment], settings: DiscussionSettings) -> dict[int, str]:
+    """Where each comment is shown: its post's address, with ``?cpage=N`` when comments are
+    paged (so a link from a mail or a feed finds it), and ``#comment-ID``.
+
+    One thread query per distinct post, and none when paging is off.
+    """
+    from blog.templating import post_path
+
+    pages: dict[int, dict[int, int]] = {}
+    paths: dict[int, str] = {}
+    for comment in comments:
+        path = post_path(comment.post)
+        if settings.page_comments:
+            if comment.post_id not in pages:
+                threads = build_tree(thread_rows(comment.post), max_depth=settings.max_depth)
+                pages[comment.post_id] = {
+                    node.id: index // settings.comments_per_page + 1
+                    for index, thread in enumerate(threads)
+                    for node in iter_flat([thread])
+                }
+            number = pages[comment.post_id].get(comment.id)
+            if number is not None:
+                path += f"?cpage={number}"
+        paths[comment.id] = f"{path}#comment-{comment.id}"
+    return paths
+
+
+def comment_path(comment: Comment, settings: DiscussionSettings) -> str:
+    return comment_paths([comment], settings)[comment.id]
 
 
 def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -> AuthorHistory:

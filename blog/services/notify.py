@@ -126,8 +126,8 @@ def _summary(comment: Comment) -> str:
 
 def comment_posted(comment: Comment) -> None:
     """After a new comment: tell moderators when it is held, the author when it is out."""
+    from blog.services.comments import comment_path
     from blog.services.settings import discussion_settings
-    from blog.templating import post_path
 
     try:
         settings = discussion_settings()
@@ -147,7 +147,7 @@ def comment_posted(comment: Comment) -> None:
         elif comment.status == CommentStatus.APPROVED and settings.comments_notify:
             author = comment.post.author
             if author.email and comment.user_id != author.id:
-                link = _absolute(post_path(comment.post) + f"#comment-{comment.id}")
+                link = _absolute(comment_path(comment, settings))
                 send(
                     [author.email],
                     f"[{_site_name()}] Comment: “{post_title}”",
@@ -159,12 +159,13 @@ def comment_posted(comment: Comment) -> None:
 
 def comment_approved(comment: Comment) -> None:
     """Tell a commenter who asked for it that their held comment is now published."""
-    from blog.templating import post_path
+    from blog.services.comments import comment_path
+    from blog.services.settings import discussion_settings
 
     try:
         if not comment.notify_on_approval or not comment.email:
             return
-        link = _absolute(post_path(comment.post) + f"#comment-{comment.id}")
+        link = _absolute(comment_path(comment, discussion_settings()))
         send(
             [comment.email],
             f"[{_site_name()}] Your comment is published",
