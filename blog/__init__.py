@@ -47,8 +47,15 @@ def create_app(config: Any = None) -> Flask:
             )
         config = config_module.CONFIGS[config]
     if isinstance(config, dict):
+        # Settings on top of a config class: the one named in the mapping, else BLOG_CONFIG's,
+        # never silently the testing one (it turns CSRF checks off).
         overrides = config
-        config = config_module.CONFIGS[overrides.get("BLOG_CONFIG", "testing")]
+        name = overrides.get("BLOG_CONFIG") or config_module.config_name()
+        if name not in config_module.CONFIGS:
+            raise RuntimeError(
+                f"Unknown BLOG_CONFIG {name!r}; use one of {', '.join(config_module.CONFIGS)}."
+            )
+        config = config_module.CONFIGS[name]
     app.config.from_object(config)
     app.config.from_prefixed_env()
     if os.environ.get("DATABASE_URL") and "FLASK_SQLALCHEMY_DATABASE_URI" not in os.environ:

@@ -56,6 +56,7 @@ def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def make_app(database_uri: str, tmp_path: Path, **overrides) -> Flask:
     config = {
+        "BLOG_CONFIG": "testing",
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "SERVER_NAME": None,
         **overrides,

@@ -363,3 +363,17 @@ def test_500_when_the_database_is_unreachable(tmp_path: Path) -> None:
     assert "Traceback" not in body
     assert "sqlite" not in body.lower()
     _dispose(app)
+
+
+def test_a_mapping_builds_on_blog_config_not_on_testing(clean_env) -> None:
+    """Overrides alone must not quietly switch CSRF checks off, as the testing class does."""
+    plain = create_app({"SITE_NAME": "Mine"})
+    assert plain.config["SITE_NAME"] == "Mine"
+    assert plain.config.get("WTF_CSRF_ENABLED", True) is True
+    assert plain.testing is False
+    clean_env.setenv("BLOG_CONFIG", "production")
+    with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY is not set"):
+        create_app({"SITE_NAME": "Mine"})
+    assert create_app({"BLOG_CONFIG": "testing"}).testing is True
+    with pytest.raises(RuntimeError, match="Unknown BLOG_CONFIG"):
+        create_app({"BLOG_CONFIG": "staging"})
