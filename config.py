@@ -55,6 +55,11 @@ class Default:
     MAIL_DEFAULT_SENDER = "blog@localhost"
     MAIL_TIMEOUT = 10
 
+    # How many reverse proxies (nginx, a load balancer) stand in front of the app. Their
+    # X-Forwarded-For/-Proto/-Host headers are trusted for that many hops, so comment IPs
+    # and rate limits see the reader's address. 0: headers ignored (nobody can forge them).
+    PROXY_FIX = 0
+
     # Absolute base for links in emails and feeds when not in a request.
     SITE_URL = "http://127.0.0.1:5000"
 

@@ -1080,3 +1080,14 @@ def test_the_import_path_uses_the_same_checks_and_sanitizer(app: Flask, post_id:
                     when,
                     DEFAULT_COMMENT_WHITELIST,
                 )
+
+
+@pytest.mark.parametrize(("proxies", "stored_ip"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_the_reader_s_address_behind_a_trusted_proxy(
+    custom_app, admin: str, post, proxies: int, stored_ip: str
+) -> None:
+    """X-Forwarded-For counts only when PROXY_FIX says a proxy stands in front."""
+    app = custom_app(PROXY_FIX=proxies)
+    client = app.test_client()
+    response = client.post(post[1], data=comment_data(), headers={"X-Forwarded-For": "203.0.113.9"})
+    assert get_comment(app, comment_id_from(response)).ip == stored_ip

@@ -136,7 +136,7 @@ def comment_section(
 
 
 def _client_ip() -> str:
-    # Behind a proxy, configure ProxyFix (see README) so remote_addr is the reader's address.
+    # Behind a proxy, set PROXY_FIX (see README) so remote_addr is the reader's address.
     return (request.remote_addr or "")[:45]
 
 
