@@ -63,6 +63,18 @@ class Default:
     # Absolute base for links in emails and feeds when not in a request.
     SITE_URL = "http://127.0.0.1:5000"
 
+    # The readers' page cache (README, "Performance"): anonymous pages kept rendered in each
+    # process, checked against versions every process sees on every request.
+    PAGE_CACHE = True
+    PAGE_CACHE_MAX_BYTES = 64 * 1024 * 1024  # per process
+    # Seconds a stored page lives at most, whatever the versions say: its comment form's
+    # token must stay fresh for the readers who open it.
+    PAGE_CACHE_MAX_AGE = 24 * 3600
+    PAGE_CACHE_S_MAXAGE = 0  # > 0: how long a CDN or proxy may keep a page (s-maxage)
+    # Where the versions live: "" follows RATELIMIT_STORAGE_URI when it is Redis, else the
+    # database; "database", or a redis:// URL.
+    CACHE_URL = ""
+
 
 class Development(Default):
     DEBUG = True

@@ -63,17 +63,21 @@ def create_app(config: Any = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.update(overrides)
 
-    proxies = int(app.config.get("PROXY_FIX") or 0)
-    if proxies > 0:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
-        )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _configure_secret_key(app)
     _configure_database(app)
 
     _init_extensions(app)
+    # Before any other after-request hook, so it runs last and stores the finished page.
+    _init_page_cache(app)
     _register_blueprints(app)
+
+    # Outermost: the page cache keys pages by the scheme and host the reader used.
+    proxies = int(app.config.get("PROXY_FIX") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     from blog import errors, templating
 
@@ -140,6 +144,18 @@ def _init_extensions(app: Flask) -> None:
     from blog.services.users import load_user
 
     login_manager.user_loader(load_user)
+
+
+def _init_page_cache(app: Flask) -> None:
+    from blog import pagecache
+    from blog.comments.views import OWN_COMMENTS_COOKIE, REMEMBER_COOKIES
+    from blog.extensions import db
+    from blog.services import comment_html
+
+    with app.app_context():
+        engine = db.engine
+    comment_html.register(db.session)
+    pagecache.init_app(app, engine, db.session, (OWN_COMMENTS_COOKIE, *REMEMBER_COOKIES))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -25,7 +26,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     and_,
+    func,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -254,8 +257,12 @@ class Post(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     comments_open: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Approved comments, kept by the comment services so lists need no count query.
+    # Comments by status, kept by the comment services in the transaction that moves them,
+    # so lists and the queue's tabs need no count query. comment_count is the approved ones.
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    pending_count: Mapped[int] = mapped_column(Integer, default=0)
+    spam_count: Mapped[int] = mapped_column(Integer, default=0)
+    trash_count: Mapped[int] = mapped_column(Integer, default=0)
 
     author: Mapped[User] = relationship(back_populates="posts")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name)
@@ -305,8 +312,23 @@ class Comment(db.Model):
     __table_args__ = (
         # The post page: one query for a post's approved comments in order.
         Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
+        # A page of a post's threads (comment paging): its top-level comments in order...
+        Index(
+            "ix_comments_post_threads",
+            "post_id",
+            "created_at",
+            "id",
+            sqlite_where=text("status = 'approved' AND thread_id IS NULL"),
+            postgresql_where=text("status = 'approved' AND thread_id IS NULL"),
+        ),
+        # ...and the replies in those threads.
+        Index("ix_comments_thread_status", "thread_id", "status"),
         # The moderation queue: a status tab, newest first.
         Index("ix_comments_status_created", "status", "created_at"),
+        # A commenter's history by IP (the flood rule); by email: ix_comments_email_lower below.
+        Index("ix_comments_ip_created", "ip", "created_at"),
+        # The duplicate check: the same text on the same post.
+        Index("ix_comments_post_content_hash", "post_id", "content_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -314,16 +336,28 @@ class Comment(db.Model):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("comments.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # The top-level comment of the thread this one is shown in; None when it is shown at the
+    # top level itself (no parent, or a parent that is not approved). For a comment that is
+    # not approved: where it would be shown once approved. Kept by blog.services.threads.
+    thread_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     author: Mapped[str] = mapped_column(String(245), default="")
-    email: Mapped[str] = mapped_column(String(100), default="", index=True)
+    email: Mapped[str] = mapped_column(String(100), default="")
     url: Mapped[str] = mapped_column(String(200), default="")
-    ip: Mapped[str] = mapped_column(String(45), default="", index=True)
+    ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     content: Mapped[str] = mapped_column(Text)  # the raw text the commenter typed
     content_html: Mapped[str] = mapped_column(Text)  # made from it once, by blog.sanitize
+    # SHA-256 of ``content``: the duplicate check looks it up instead of comparing texts.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    # SHA-256 of the trimmed, lower-cased email: the avatar's address, computed on write.
+    avatar_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The comment as the post page shows it (blog.fragments), rendered on write; the key
+    # names the version and display settings it was rendered with (a stale key re-renders).
+    fragment_html: Mapped[str] = mapped_column(Text, default="")
+    fragment_key: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[CommentStatus] = mapped_column(
         _enum(CommentStatus, "comment_status"), default=CommentStatus.PENDING
     )
@@ -337,6 +371,33 @@ class Comment(db.Model):
     post: Mapped[Post] = relationship()
     parent: Mapped[Comment | None] = relationship(remote_side=[id])
     user: Mapped[User | None] = relationship()
+
+
+# A commenter's history by email, compared case-insensitively (previously approved, flood,
+# the queue's author column). An expression index, so it is declared once the column exists.
+Index("ix_comments_email_lower", func.lower(Comment.email), Comment.status, Comment.created_at)
+
+
+class CommentTally(db.Model):
+    """How many comments each status holds, kept with every move: the queue's tab counts
+    without counting a table of a million rows on every request."""
+
+    __tablename__ = "comment_tallies"
+
+    status: Mapped[CommentStatus] = mapped_column(
+        _enum(CommentStatus, "comment_status"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CacheVersion(db.Model):
+    """A generation number per cache key (``site``, ``comments``, ``post:ID``), bumped in the
+    transaction of every write that changes what the key covers (blog.pagecache)."""
+
+    __tablename__ = "cache_versions"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ModerationLog(db.Model):

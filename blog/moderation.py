@@ -326,6 +326,15 @@ class Decision:
             raise ValueError("a decision needs at least one reason")
 
 
+def comments_closing_at(
+    published_at: datetime | None, settings: DiscussionSettings
+) -> datetime | None:
+    """When comments on a post published at ``published_at`` close by age, or None."""
+    if not settings.close_comments_for_old_posts or published_at is None:
+        return None
+    return published_at + timedelta(days=settings.close_comments_days_old)
+
+
 def comments_closed_reason(post: PostContext, settings: DiscussionSettings) -> str | None:
     """Say why comments are closed on this post, or None when they are open.
 
@@ -335,11 +344,11 @@ def comments_closed_reason(post: PostContext, settings: DiscussionSettings) -> s
     """
     if not post.comments_open:
         return "Comments are closed."
-    if settings.close_comments_for_old_posts and post.published_at is not None:
+    closing = comments_closing_at(post.published_at, settings)
+    if closing is not None and closing <= post.now:
         days = settings.close_comments_days_old
-        if post.published_at + timedelta(days=days) <= post.now:
-            unit = "day" if days == 1 else "days"
-            return f"Comments on this post closed {days} {unit} after publishing."
+        unit = "day" if days == 1 else "days"
+        return f"Comments on this post closed {days} {unit} after publishing."
     return None
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
@@ -55,17 +53,10 @@ def isotime(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def gravatar(email: str, size: int = 48) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-    query = urlencode({"s": str(size), "d": "identicon", "r": "g"})
-    return f"https://www.gravatar.com/avatar/{digest}?{query}"
-
-
 def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.globals["post_path"] = post_path
-    app.jinja_env.globals["gravatar"] = gravatar
     app.jinja_env.globals["Permission"] = Permission
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

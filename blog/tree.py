@@ -7,7 +7,7 @@ Pure: no Flask, no database; any object with ``id`` and ``parent_id`` will do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -21,6 +21,7 @@ __all__ = [
     "iter_flat",
     "page_of",
     "paginate_threads",
+    "thread_ids",
 ]
 
 # WordPress's "Enable threaded (nested) comments N levels deep" offers 2..10; 1 means flat.
@@ -62,31 +63,37 @@ def _real_parents(rows: Sequence[T]) -> dict[int, int | None]:
     """Map each id to the parent it is threaded under, or None for top level.
 
     A parent that is not among the rows (held, spam, deleted) makes the row top level, as
-    WordPress's walker shows orphans. A cycle (a row that is its own parent, a->b->a) would make
-    the walk loop forever; the oldest row of the cycle (first in input order) is made top level,
-    because it cannot really have replied to a later one. Each row is walked once: O(n).
+    WordPress's walker shows orphans. Cycles are cut by :func:`_cut_cycles`.
     """
-    position = {row.id: index for index, row in enumerate(rows)}
-    raw: dict[int, int | None] = {}
-    for row in rows:
-        parent = row.parent_id
-        raw[row.id] = parent if parent and parent in position else None
+    ids = [row.id for row in rows]
+    present = set(ids)
+    raw = {row.id: row.parent_id if row.parent_id in present else None for row in rows}
+    _cut_cycles(ids, raw)
+    return raw
 
+
+def _cut_cycles(order: Sequence[int], parents: dict[int, int | None]) -> None:
+    """Make ``parents`` acyclic, in place.
+
+    A cycle (a row that is its own parent, a->b->a) would make a walk loop forever; the
+    oldest row of the cycle (first in ``order``) loses its parent, because it cannot really
+    have replied to a later one. Parents outside ``parents`` end a walk. Each row is walked
+    once: O(n).
+    """
+    position = {comment_id: index for index, comment_id in enumerate(order)}
     state: dict[int, int] = {}
-    for row in rows:
+    for start in order:
         path: list[int] = []
-        current: int | None = row.id
-        while current is not None and current not in state:
+        current: int | None = start
+        while current is not None and current in parents and current not in state:
             state[current] = _ON_PATH
             path.append(current)
-            current = raw[current]
-        if current is not None and state[current] == _ON_PATH:
+            current = parents[current]
+        if current is not None and state.get(current) == _ON_PATH:
             cycle = path[path.index(current) :]
-            oldest = min(cycle, key=position.__getitem__)
-            raw[oldest] = None
+            parents[min(cycle, key=position.__getitem__)] = None
         for comment_id in path:
             state[comment_id] = _DONE
-    return raw
 
 
 def build_tree(rows: Iterable[T], max_depth: int = 5) -> list[Node[T]]:
@@ -201,3 +208,50 @@ def page_of(nodes: list[Node[T]], comment_id: int, per_page: int) -> int | None:
         if any(node.id == comment_id for node in iter_flat([thread])):
             return index // per_page + 1
     return None
+
+
+def thread_ids(
+    rows: Iterable[tuple[int, int | None, bool]],
+    known: Mapping[int, tuple[bool, int | None]] | None = None,
+) -> dict[int, int | None]:
+    """Which thread each comment is shown in: the id of its top-level comment, or None when
+    it is shown at the top level itself.
+
+    ``rows`` are (id, parent_id, approved). A comment hangs in its parent's thread when the
+    parent is approved; otherwise (no parent, a parent held, spam or gone) it starts a thread
+    of its own, as :func:`build_tree` shows orphans. A comment that is not approved gets the
+    thread it would be shown in once approved. ``known`` gives (approved, thread_id) of
+    parents that are not among ``rows`` (the comment above a subtree being recomputed).
+    Cycles are cut as :func:`build_tree` cuts them. Pure and O(n).
+    """
+    known = known or {}
+    order: list[int] = []
+    parents: dict[int, int | None] = {}
+    approved: dict[int, bool] = {}
+    for comment_id, parent_id, is_approved in rows:
+        order.append(comment_id)
+        parents[comment_id] = parent_id
+        approved[comment_id] = is_approved
+    _cut_cycles(order, parents)
+
+    def thread_under(parent_id: int | None) -> int | None:
+        """The thread a child of ``parent_id`` (resolved already, or outside) is shown in."""
+        if parent_id in parents:
+            if not approved[parent_id]:
+                return None
+            return result[parent_id] or parent_id
+        if parent_id is not None and parent_id in known:
+            parent_approved, parent_thread = known[parent_id]
+            return (parent_thread or parent_id) if parent_approved else None
+        return None
+
+    result: dict[int, int | None] = {}
+    for comment_id in order:
+        chain: list[int] = []
+        current: int | None = comment_id
+        while current is not None and current in parents and current not in result:
+            chain.append(current)
+            current = parents[current]
+        for node in reversed(chain):
+            result[node] = thread_under(parents[node])
+    return result

@@ -147,9 +147,7 @@ def add_comment(
             created_at=created_at or utcnow(),
             updated_at=created_at or utcnow(),
         )
-        db.session.add(comment)
-        if status == CommentStatus.APPROVED:
-            comment_service._bump_count(post_id, +1)
+        comment_service.store_new(comment)
         db.session.commit()
         return comment.id
 

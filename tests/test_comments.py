@@ -36,8 +36,8 @@ from comment_helpers import (
 from conftest import count_statements, create_post, create_user, login, make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from itsdangerous import URLSafeTimedSerializer
 
+from blog.comments import tokens
 from blog.extensions import db
 from blog.models import utcnow
 from blog.moderation import CommentStatus
@@ -104,7 +104,7 @@ def test_form_carries_a_csrf_token_when_csrf_is_on(custom_app, admin: str, post)
     assert token is not None and token.get("value")
     refused = client.post(post[1], data=comment_data())
     assert refused.status_code == 400
-    assert "form expired" in refused.get_data(as_text=True)
+    assert "security token is missing" in refused.get_data(as_text=True)
     assert all_comments(app) == []
     accepted = client.post(post[1], data=comment_data(csrf_token=token.get("value")))
     assert accepted.status_code == 303
@@ -189,6 +189,8 @@ def test_post_answers_303_to_the_comment_and_shows_it_held_to_its_author_only(
     assert get_comment(app, comment_id).status == CommentStatus.PENDING
     held_cookie = _cookie_names(response)["comment_held"]
     assert "HttpOnly" in held_cookie and "SameSite=Lax" in held_cookie
+    # Sent back to this post's pages only: the reader's other pages stay cacheable.
+    assert f"Path={path}" in held_cookie
 
     mine = page(client.get(path))
     shown = by_id(mine, f"comment-{comment_id}")
@@ -226,10 +228,10 @@ def test_a_tampered_held_comment_cookie_shows_nothing(
     victim = app.test_client()
     theirs = comment_id_from(post_comment(victim, path, comment="Someone else's."))
     mine = comment_id_from(post_comment(client, path, comment="Mine.", email="me@example.org"))
-    signature = client.get_cookie("comment_held").value.rsplit(".", 1)[1]
+    signature = client.get_cookie("comment_held", path=path).value.rsplit(".", 1)[1]
     # Swap the payload for one naming the other comment, keeping the signature.
     forged = base64.urlsafe_b64encode(json.dumps([theirs]).encode()).decode().rstrip("=")
-    client.set_cookie("comment_held", f"{forged}.{signature}")
+    client.set_cookie("comment_held", f"{forged}.{signature}", path=path)
     root = page(client.get(path))
     assert by_id(root, f"comment-{theirs}") is None
     assert by_id(root, f"comment-{mine}") is None
@@ -919,10 +921,9 @@ def test_a_forged_remember_cookie_is_ignored(client: FlaskClient, path: str) -> 
 # --- anti-abuse -------------------------------------------------------------------------
 
 
-def _stamp(app: Flask, seconds_ago: float) -> str:
-    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="comment-form").dumps(
-        int(time.time() - seconds_ago)
-    )
+def _stamp(app: Flask, post_id: int, seconds_ago: float) -> str:
+    """The form's token for a reader, as if the page had been made ``seconds_ago``."""
+    return tokens.issue(app.config["SECRET_KEY"], post_id, at=time.time() - seconds_ago)
 
 
 @pytest.mark.parametrize("stamp", ["missing", "forged", "fresh"])
@@ -933,10 +934,10 @@ def test_time_trap_turns_fast_or_stampless_posts_into_spam(
     client = app.test_client()
     fields = {}
     if stamp == "forged":
-        fields["rendered"] = "MTIzNDU.forged.signature"
+        fields["csrf_token"] = "MTIzNDU.forged.signature"
     elif stamp == "fresh":
-        fields["rendered"] = (
-            comment_form(client.get(post[1])).find(".//input[@name='rendered']").get("value")
+        fields["csrf_token"] = (
+            comment_form(client.get(post[1])).find(".//input[@name='csrf_token']").get("value")
         )
     response = post_comment(client, post[1], **fields)
     comment = get_comment(app, comment_id_from(response))
@@ -950,7 +951,7 @@ def test_time_trap_turns_fast_or_stampless_posts_into_spam(
 
 def test_time_trap_lets_a_patient_reader_through(custom_app, admin: str, post) -> None:
     app = custom_app(COMMENT_MIN_FILL_SECONDS=30)
-    response = post_comment(app.test_client(), post[1], rendered=_stamp(app, 45))
+    response = post_comment(app.test_client(), post[1], csrf_token=_stamp(app, post[0], 45))
     comment = get_comment(app, comment_id_from(response))
     assert comment.status == CommentStatus.PENDING
     assert comment.reasons == ["first comment from this email"]
@@ -960,12 +961,12 @@ def test_a_refused_form_keeps_its_time_stamp(custom_app, admin: str, post) -> No
     """A reader who forgot their name and fixes it at once is not taken for a bot."""
     app = custom_app(COMMENT_MIN_FILL_SECONDS=30)
     client = app.test_client()
-    stamp = _stamp(app, 45)
-    refused = post_comment(client, post[1], author="", rendered=stamp)
+    stamp = _stamp(app, post[0], 45)
+    refused = post_comment(client, post[1], author="", csrf_token=stamp)
     assert refused.status_code == 400
-    kept = comment_form(refused).find(".//input[@name='rendered']").get("value")
+    kept = comment_form(refused).find(".//input[@name='csrf_token']").get("value")
     assert kept == stamp
-    comment = get_comment(app, comment_id_from(post_comment(client, post[1], rendered=kept)))
+    comment = get_comment(app, comment_id_from(post_comment(client, post[1], csrf_token=kept)))
     assert comment.status == CommentStatus.PENDING
 
 

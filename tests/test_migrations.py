@@ -7,6 +7,13 @@ from alembic.migration import MigrationContext
 from blog.extensions import db
 
 
+# SQLAlchemy cannot reflect expression indexes on SQLite (ix_comments_email_lower), so it
+# says so and autogenerate leaves that one index uncompared there; test_query_plans checks
+# that it exists and is used, on every backend.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index:sqlalchemy.exc.SAWarning"
+)
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_models_and_migrations_agree(app):
     """An empty database upgraded to head (conftest does it) leaves no autogenerate diff."""
     with app.app_context(), db.engine.connect() as connection:

@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from blog.tree import Node, Page, build_tree, count_nodes, iter_flat, page_of, paginate_threads
+from blog.tree import (
+    Node,
+    Page,
+    build_tree,
+    count_nodes,
+    iter_flat,
+    page_of,
+    paginate_threads,
+    thread_ids,
+)
 
 
 @dataclass(frozen=True)
@@ -251,3 +262,65 @@ def test_page_of_agrees_with_paginate() -> None:
         assert number is not None
         page = paginate_threads(tree, 3, number, newest_first=True)
         assert node.id in {n.id for n in iter_flat(page.nodes)}
+
+
+# --- thread_ids: which thread each comment is shown in ------------------------------------
+
+
+def test_thread_ids_follow_approved_parents_to_the_top() -> None:
+    # 1 <- 2 <- 3, and 4 at the top level: 2 and 3 hang in thread 1.
+    given = [(1, None, True), (2, 1, True), (3, 2, True), (4, None, True)]
+    assert thread_ids(given) == {1: None, 2: 1, 3: 1, 4: None}
+
+
+def test_a_reply_to_a_held_comment_starts_a_thread_of_its_own() -> None:
+    # 2 is held: 3 is shown at the top level (as build_tree shows orphans), 4 under 3.
+    given = [(1, None, True), (2, 1, False), (3, 2, True), (4, 3, True)]
+    assert thread_ids(given) == {1: None, 2: 1, 3: None, 4: 3}
+
+
+def test_a_held_comment_gets_the_thread_it_would_be_shown_in() -> None:
+    assert thread_ids([(1, None, True), (2, 1, False)]) == {1: None, 2: 1}
+    assert thread_ids([(1, None, False), (2, 1, False)]) == {1: None, 2: None}
+
+
+def test_known_parents_outside_the_rows_anchor_a_subtree() -> None:
+    # Recomputing below comment 10 (approved, in thread 7): its replies join thread 7.
+    assert thread_ids([(11, 10, True), (12, 11, True)], {10: (True, 7)}) == {11: 7, 12: 7}
+    # Comment 10 is a top-level comment itself: its replies are in its thread.
+    assert thread_ids([(11, 10, True)], {10: (True, None)}) == {11: 10}
+    # Comment 10 was just held: its replies start threads of their own.
+    assert thread_ids([(11, 10, True), (12, 11, True)], {10: (False, 7)}) == {11: None, 12: 11}
+
+
+def test_a_parent_nobody_knows_is_no_parent() -> None:
+    assert thread_ids([(5, 99, True), (6, 5, True)]) == {5: None, 6: 5}
+
+
+def test_cycles_are_cut_at_the_oldest_row_as_build_tree_does() -> None:
+    given = [(1, 2, True), (2, 1, True), (3, 3, True)]
+    assert thread_ids(given) == {1: None, 2: 1, 3: None}
+    assert outline(build_tree(rows((1, 2), (2, 1), (3, 3)))) == [(1, [(2, [])]), (3, [])]
+
+
+def test_thread_ids_handle_a_long_chain_without_recursion() -> None:
+    length = 20_000
+    given = [(i, i - 1 if i > 1 else None, True) for i in range(1, length + 1)]
+    result = thread_ids(given)
+    assert result[1] is None and result[length] == 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.booleans()), min_size=1, max_size=40))
+def test_thread_ids_agree_with_the_tree_readers_see(spec: list[tuple[int, bool]]) -> None:
+    """Every approved comment's thread is the top-level comment build_tree shows it under,
+    building the tree from the approved comments only, as the post page does."""
+    given = []
+    for index, (parent_pick, approved) in enumerate(spec, start=1):
+        parent = parent_pick if 0 < parent_pick < index else None
+        given.append((index, parent, approved))
+    threads = thread_ids(given)
+    shown = [R(i, p) for i, p, ok in given if ok]
+    for top in build_tree(shown, max_depth=10):
+        for node in iter_flat([top]):
+            expected = None if node.id == top.id else top.id
+            assert threads[node.id] == expected

@@ -5,7 +5,15 @@ from wtforms.validators import Optional
 
 class CommentForm(FlaskForm):
     """Field names are WordPress's (INTERFACE.md). Limits and checks live in the service, so
-    the API and the importer apply the very same ones; here the values are only collected."""
+    the API and the importer apply the very same ones; here the values are only collected.
+
+    ``csrf_token`` is checked by the view, not by Flask-WTF: for a reader without a session
+    it carries the post's signed stamp (``blog.comments.tokens``), for a logged-in user the
+    session-bound token, with the stamp in ``rendered`` for the time trap.
+    """
+
+    class Meta:
+        csrf = False
 
     author = StringField("Name")
     email = StringField("Email")
@@ -16,5 +24,5 @@ class CommentForm(FlaskForm):
         "Save my name, email, and website in this browser for the next time I comment."
     )
     notify = BooleanField("Email me when my comment is approved.")
-    # Signed time the form was rendered: the time trap (COMMENT_MIN_FILL_SECONDS).
+    csrf_token = HiddenField()
     rendered = HiddenField()

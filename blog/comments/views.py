@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import current_app, flash, make_response, redirect, render_template, request
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
+from wtforms import ValidationError
 
+from blog import pagecache
+from blog.comments import tokens
 from blog.comments.forms import CommentForm
-from blog.models import Post, utcnow
+from blog.models import Comment, Post, utcnow
 from blog.moderation import CommentStatus, Limits, Refusal, comments_closed_reason
 from blog.sanitize import allowed_tags_line
 from blog.services import comments as comment_service
-from blog.services import notify
+from blog.services import notify, threads
 from blog.services.settings import comment_whitelist, discussion_settings
-from blog.tree import build_tree, paginate_threads
+from blog.templating import post_path
 
 OWN_COMMENTS_COOKIE = "comment_held"  # ids of the reader's own held comments, signed
 OWN_COMMENTS_MAX = 20
@@ -56,81 +58,69 @@ def _remembered() -> dict[str, str]:
     return values
 
 
-def _render_stamp() -> str:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="comment-form").dumps(
-        int(time.time())
-    )
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
 
 
-def _rendered_at(stamp: str | None) -> float | None:
-    """When the form was rendered, from its signed stamp; None for a missing or forged one."""
-    if not stamp:
+def _stamp_of(form: CommentForm, post: Post) -> tokens.Stamp:
+    """The form's stamp: in ``csrf_token`` for a reader, in ``rendered`` when logged in."""
+    raw = form.rendered.data if current_user.is_authenticated else form.csrf_token.data
+    return tokens.check(_secret(), raw, post.id)
+
+
+def _fill_tokens(form: CommentForm, post: Post) -> None:
+    """Put the tokens a fresh (or sent back) form needs into it.
+
+    A form sent back with a refusal keeps a valid first stamp: a reader who fixes a typo
+    quickly has not filled the form in faster than the time trap allows.
+    """
+    stamp = tokens.issue(_secret(), post.id)
+    if current_user.is_authenticated:
+        if not tokens.check(_secret(), form.rendered.data, post.id).ok:
+            form.rendered.data = stamp
+        form.csrf_token.data = generate_csrf()
+    elif not tokens.check(_secret(), form.csrf_token.data, post.id).ok:
+        form.csrf_token.data = stamp
+
+
+def _replying_to(post: Post, comment_id: int | None) -> Comment | None:
+    if not comment_id:
         return None
-    try:
-        rendered = URLSafeTimedSerializer(
-            current_app.config["SECRET_KEY"], salt="comment-form"
-        ).loads(stamp, max_age=7 * 24 * 3600)
-    except BadSignature:
+    parent = comment_service.find_comment(comment_id)
+    if parent is None or parent.post_id != post.id or parent.status != CommentStatus.APPROVED:
         return None
-    return float(rendered)
-
-
-def _seconds_to_fill(stamp: str | None) -> float | None:
-    """Seconds between rendering the form and this POST; 0 for a missing or forged stamp."""
-    rendered = _rendered_at(stamp)
-    return 0.0 if rendered is None else max(0.0, time.time() - rendered)
+    return parent
 
 
 def comment_section(
     post: Post, form: CommentForm | None = None, refusals: list[Refusal] | None = None
 ) -> dict:
-    """Everything ``comments/_comments.html`` needs, from one query for the comments."""
+    """Everything ``comments/_comments.html`` needs: the stored comment fragments of one
+    page of threads, and the form."""
     settings = discussion_settings()
-    own_ids = own_comment_ids()
-    rows = comment_service.thread_rows(post, own_ids)
-    nodes = build_tree(rows, max_depth=settings.max_depth)
-    page = None
-    if settings.page_comments:
-        # Pages are always cut from the oldest thread on (as WordPress, and as ``page_of``
-        # computes the redirect after posting); comment_order only orders each page.
-        newest_first = settings.default_comments_page == "newest"
-        try:
-            page = paginate_threads(
-                nodes,
-                settings.comments_per_page,
-                request.args.get("cpage", type=int),
-                newest_first=newest_first,
-            )
-        except LookupError:
-            page = paginate_threads(nodes, settings.comments_per_page, None, newest_first)
-        nodes = page.nodes
-    if settings.comment_order == "desc":
-        nodes = list(reversed(nodes))
+    closed = comments_closed_reason(comment_service.post_context(post, None, utcnow()), settings)
+    # Read before the comments, so a comment landing meanwhile makes this page stale.
+    pagecache.depends(pagecache.keys.post_key(post.id))
+    page = threads.comment_page(
+        post,
+        settings,
+        request.args.get("cpage", type=int),
+        own_comment_ids(),
+        replies_open=closed is None,
+    )
     if form is None:
         form = CommentForm(formdata=None, data=_remembered())
         form.remember.data = bool(request.cookies.get(REMEMBER_COOKIES[0]))
-        replyto = request.args.get("replytocom", type=int)
-        if replyto and any(r.id == replyto and r.status == CommentStatus.APPROVED for r in rows):
-            form.comment_parent.data = replyto
-        else:
-            form.comment_parent.data = 0
-    if form.rendered.data is None or _rendered_at(form.rendered.data) is None:
-        # A form sent back with a refusal keeps its first stamp: a reader who fixes a typo
-        # quickly has not filled the form in faster than the time trap allows.
-        form.rendered.data = _render_stamp()
-    parent_id = form.comment_parent.data or 0
-    replying_to = next((r for r in rows if r.id == parent_id), None)
+        replyto = _replying_to(post, request.args.get("replytocom", type=int))
+        form.comment_parent.data = replyto.id if replyto else 0
+    _fill_tokens(form, post)
     return {
-        "comment_nodes": nodes,
         "comment_page": page,
-        "comment_total": sum(1 for r in rows if r.status == CommentStatus.APPROVED),
         "comment_form": form,
         "comment_refusals": refusals or [],
-        "replying_to": replying_to,
+        "replying_to": _replying_to(post, form.comment_parent.data),
         "allowed_tags": allowed_tags_line(comment_whitelist()),
-        "comments_closed": comments_closed_reason(
-            comment_service.post_context(post, None, utcnow()), settings
-        ),
+        "comments_closed": closed,
         "discussion": settings,
     }
 
@@ -140,21 +130,47 @@ def _client_ip() -> str:
     return (request.remote_addr or "")[:45]
 
 
+def _own_origins() -> tuple[str, ...]:
+    return (request.host_url, current_app.config.get("SITE_URL") or "")
+
+
+def _forged(form: CommentForm, post: Post) -> Refusal | None:
+    """Why this POST cannot be taken as coming from the form on our page (CSRF), or None.
+
+    Checked before anything else is read, as the cheapest refusal. Off with Flask-WTF's
+    own switch (``WTF_CSRF_ENABLED``), like every other form's check.
+    """
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    if current_user.is_authenticated:
+        try:
+            validate_csrf(form.csrf_token.data)
+        except ValidationError:
+            return Refusal(
+                None,
+                "The form expired, or was opened before you logged in. It has been renewed: "
+                "please send it again.",
+            )
+        return None
+    if tokens.cross_site(request.headers, _own_origins()):
+        return Refusal(None, tokens.CROSS)
+    stamp = tokens.check(_secret(), form.csrf_token.data, post.id)
+    if not stamp.ok:
+        return Refusal(None, f"{stamp.problem} It has been renewed: please send it again.")
+    return None
+
+
 def submit_comment(post: Post):
     form = CommentForm()
     if request.content_length and not request.form:
         # Werkzeug hands over an empty form when the body is not UTF-8 at all.
         return _refused(post, form, [Refusal(None, NOT_UTF8)], 400)
-    if not form.validate_on_submit():
-        refusals = [
-            Refusal(
-                name if name != "csrf_token" else None,
-                "The form expired; please send it again."
-                if name == "csrf_token"
-                else " ".join(errors),
-            )
-            for name, errors in form.errors.items()
-        ]
+    forged = _forged(form, post)
+    if forged is not None:
+        cross = forged.message == tokens.CROSS
+        return _refused(post, form, [forged], 403 if cross else 400)
+    if not form.validate():
+        refusals = [Refusal(name, " ".join(errors)) for name, errors in form.errors.items()]
         return _refused(post, form, refusals, 400)
     settings = discussion_settings()
     data = comment_service.CommentInput(
@@ -166,7 +182,7 @@ def submit_comment(post: Post):
         ip=_client_ip(),
         user_agent=request.headers.get("User-Agent", "")[:255],
         notify_on_approval=bool(form.notify.data),
-        seconds_to_fill=_seconds_to_fill(form.rendered.data),
+        seconds_to_fill=tokens.seconds_since(_stamp_of(form, post)),
     )
     user = current_user if current_user.is_authenticated else None
     limits = Limits(
@@ -179,8 +195,8 @@ def submit_comment(post: Post):
         return _refused(post, form, exc.refusals, exc.status)
     notify.comment_posted(comment)
 
-    response = make_response(redirect(comment_service.comment_path(comment, settings), 303))
-    _after_post_cookies(response, form, comment)
+    response = make_response(redirect(threads.comment_path(comment, settings), 303))
+    _after_post_cookies(response, form, post, comment)
     if comment.status == CommentStatus.APPROVED:
         flash("Thank you: your comment is published.", "success")
     elif comment.status == CommentStatus.PENDING:
@@ -195,14 +211,16 @@ def submit_comment(post: Post):
     return response
 
 
-def _after_post_cookies(response, form: CommentForm, comment) -> None:
+def _after_post_cookies(response, form: CommentForm, post: Post, comment) -> None:
     secure = current_app.config.get("SESSION_COOKIE_SECURE", False)
     if comment.status != CommentStatus.APPROVED:
+        # Sent back for this post's pages only: the reader's other pages stay cacheable.
         ids = [comment.id, *own_comment_ids()][:OWN_COMMENTS_MAX]
         response.set_cookie(
             OWN_COMMENTS_COOKIE,
             _serializer("own-comments").dumps(ids),
             max_age=7 * 24 * 3600,
+            path=post_path(post),
             httponly=True,
             samesite="Lax",
             secure=secure,

@@ -14,10 +14,14 @@ from urllib.parse import urljoin, urlsplit
 from feedgen.feed import FeedGenerator
 from flask import Response, abort, redirect, request, url_for
 
+from blog import pagecache
 from blog.feeds import bp
 from blog.models import Comment, Post, PostType, utcnow
+from blog.pagecache.keys import COMMENTS, SITE, post_key
+from blog.posts.views import cacheable
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
+from blog.services import threads
 from blog.services.settings import discussion_settings, site_settings
 from blog.templating import post_month, post_path
 
@@ -82,7 +86,7 @@ def _add_post(feed: FeedGenerator, post: Post) -> datetime:
 
 
 def _add_comments(feed: FeedGenerator, comments: list[Comment]) -> list[datetime]:
-    paths = comment_service.comment_paths(comments, discussion_settings())
+    paths = threads.comment_paths(comments, discussion_settings())
     return [_add_comment(feed, comment, paths[comment.id]) for comment in comments]
 
 
@@ -112,6 +116,7 @@ def _respond(feed: FeedGenerator, updated: datetime) -> Response:
 
 @bp.get("/feed/")
 def posts() -> Response:
+    cacheable(SITE)
     site = site_settings()
     feed = _new_feed(
         site.name, url_for("feeds.posts", _external=True), url_for("posts.index", _external=True)
@@ -122,6 +127,7 @@ def posts() -> Response:
 
 @bp.get("/comments/feed/")
 def comments() -> Response:
+    cacheable(SITE, COMMENTS)
     site = site_settings()
     feed_id = url_for("feeds.comments", _external=True)
     feed = _new_feed(f"Comments · {site.name}", feed_id, url_for("posts.index", _external=True))
@@ -146,6 +152,7 @@ def _visible_post(slug: str) -> Post | Response:
 
 
 def _post_feed(post: Post) -> Response:
+    pagecache.depends(post_key(post.id))
     site = site_settings()
     feed = _new_feed(
         f"Comments on {post.title} · {site.name}",
@@ -159,6 +166,7 @@ def _post_feed(post: Post) -> Response:
 
 @bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/<slug>/feed/")
 def post_comments(year: int, month: int, slug: str) -> Response:
+    cacheable(SITE)
     found = _visible_post(slug)
     if not isinstance(found, Post):
         return found
@@ -169,6 +177,7 @@ def post_comments(year: int, month: int, slug: str) -> Response:
 
 @bp.get("/<slug>/feed/")
 def page_comments(slug: str) -> Response:
+    cacheable(SITE)
     found = _visible_post(slug)
     if not isinstance(found, Post):
         return found

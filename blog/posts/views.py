@@ -6,12 +6,23 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import select
 
-from blog.extensions import db, limiter
+from blog import pagecache
+from blog.extensions import csrf, db, limiter
 from blog.models import Category, Post, PostType, Tag, User
+from blog.moderation import comments_closing_at
+from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
 from blog.services import posts as post_service
-from blog.services.settings import site_settings
+from blog.services.settings import discussion_settings, site_settings
 from blog.templating import post_month, post_path
+
+
+def cacheable(*keys: str) -> None:
+    """A reader's page showing what ``keys`` cover, and the scheduled posts due next."""
+    pagecache.depends(*keys)
+    if pagecache.storing():
+        due = post_service.next_scheduled_at()
+        pagecache.valid_until(due.timestamp() if due else None)
 
 
 def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
@@ -37,12 +48,14 @@ def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
 @bp.get("/")
 @bp.get("/page/<int:page>/")
 def index(page: int = 1):
+    cacheable(SITE, COMMENTS)  # lists show comment counts
     return _listing(post_service.visible_posts(), "", "posts.index", page)
 
 
 @bp.get("/tag/<slug>/")
 @bp.get("/tag/<slug>/page/<int:page>/")
 def tag(slug: str, page: int = 1):
+    cacheable(SITE, COMMENTS)  # lists show comment counts
     found = db.session.scalar(select(Tag).where(Tag.slug == slug)) or abort(404)
     query = post_service.by_tag(post_service.visible_posts(), found)
     return _listing(query, f"Tag: {found.name}", "posts.tag", page, slug=slug)
@@ -50,6 +63,7 @@ def tag(slug: str, page: int = 1):
 
 @bp.get("/category/<path:path>/")
 def category(path: str):
+    cacheable(SITE, COMMENTS)  # lists show comment counts
     slug = path.rstrip("/").split("/")[-1]
     found = db.session.scalar(select(Category).where(Category.slug == slug)) or abort(404)
     page = request.args.get("page", 1, type=int)
@@ -60,6 +74,7 @@ def category(path: str):
 @bp.get("/author/<username>/")
 @bp.get("/author/<username>/page/<int:page>/")
 def author(username: str, page: int = 1):
+    cacheable(SITE, COMMENTS)  # lists show comment counts
     user = db.session.scalar(select(User).where(User.username == username)) or abort(404)
     query = post_service.by_author(post_service.visible_posts(), user)
     return _listing(query, f"Author: {user.name}", "posts.author", page, username=username)
@@ -68,6 +83,7 @@ def author(username: str, page: int = 1):
 @bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/")
 @bp.get("/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/page/<int:page>/")
 def month(year: int, month: int, page: int = 1):
+    cacheable(SITE, COMMENTS)  # lists show comment counts
     # Years 1 and 9999 would cross datetime's range once shifted by the site's time zone.
     if not 1 <= month <= 12 or not 2 <= year <= 9998:
         abort(404)
@@ -94,6 +110,8 @@ def _show(post: Post):
         from blog.comments.views import submit_comment
 
         return submit_comment(post)
+    closing = comments_closing_at(post.published_at, discussion_settings())
+    pagecache.valid_until(closing.timestamp() if closing else None)
     older, newer = post_service.neighbours(post)
     return render_template(
         "posts/post.html", post=post, older=older, newer=newer, **comment_section(post)
@@ -109,6 +127,8 @@ def _comment_limit() -> str:
 )
 @limiter.limit(_comment_limit, methods=["POST"])
 def post(year: int, month: int, slug: str):
+    if request.method == "GET":
+        cacheable(SITE)
     found = post_service.find_by_slug(slug)
     if found is None:
         moved = post_service.redirect_target(slug)
@@ -125,6 +145,8 @@ def post(year: int, month: int, slug: str):
 @bp.route("/<slug>/", methods=["GET", "POST"])
 @limiter.limit(_comment_limit, methods=["POST"])
 def page(slug: str):
+    if request.method == "GET":
+        cacheable(SITE)
     found = post_service.find_by_slug(slug)
     if found is None:
         moved = post_service.redirect_target(slug)
@@ -135,6 +157,12 @@ def page(slug: str):
     if found.type != PostType.PAGE:
         return redirect(post_path(found), 301)
     return _show(found)
+
+
+# The comment form is checked by the comments view itself: a reader's form comes from a
+# page shared by everyone and carries a signed stamp, not a session's token.
+csrf.exempt(post)
+csrf.exempt(page)
 
 
 @bp.get("/search/")
@@ -148,5 +176,6 @@ def search():
 
 @bp.get("/archives/")
 def archives():
+    cacheable(SITE)
     months = post_service.month_archive_list(site_settings().tz, limit=1000)
     return render_template("posts/archives.html", months=months)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from blog.extensions import db
-from blog.models import Comment, ModerationLog, Permission, Post, User, utcnow
+from blog.models import Comment, CommentTally, ModerationLog, Permission, Post, User, utcnow
 from blog.moderation import (
     AuthorHistory,
     CommentCandidate,
@@ -30,10 +30,12 @@ from blog.moderation import (
     comments_closed_reason,
     decide,
 )
+from blog.pagecache.keys import COMMENTS, post_key
 from blog.sanitize import Whitelist, count_links, sanitize_comment
-from blog.services import Forbidden, NotFound, ServiceError, notify
+from blog.services import Forbidden, NotFound, ServiceError, notify, threads
+from blog.services.comment_html import content_hash
+from blog.sqlutil import add_to_counters
 from blog.text import bad_characters, like_pattern
-from blog.tree import build_tree, iter_flat
 
 # WordPress's column sizes (wp_comments), so imports and habits carry over.
 LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
@@ -134,21 +136,6 @@ def normalize_url(url: str) -> str:
 # --- reading --------------------------------------------------------------------------
 
 
-def thread_rows(post: Post, own_ids: Iterable[int] = ()) -> list[Comment]:
-    """A post's approved comments plus the viewer's own held ones: one query, oldest first."""
-    own = [i for i in own_ids][:50]
-    condition = Comment.status == CommentStatus.APPROVED
-    if own:
-        condition = or_(condition, Comment.id.in_(own) & (Comment.status == CommentStatus.PENDING))
-    return list(
-        db.session.scalars(
-            select(Comment)
-            .where(Comment.post_id == post.id, condition)
-            .order_by(Comment.created_at, Comment.id)
-        )
-    )
-
-
 def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
     """The newest approved comments on visible posts (or on ``post``): the comment feeds.
 
@@ -168,38 +155,8 @@ def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
     return list(db.session.scalars(query))
 
 
-def comment_paths(comments: Sequence[Comment], settings: DiscussionSettings) -> dict[int, str]:
-    """Where each comment is shown: its post's address, with ``?cpage=N`` when comments are
-    paged (so a link from a mail or a feed finds it), and ``#comment-ID``.
-
-    One thread query per distinct post, and none when paging is off.
-    """
-    from blog.templating import post_path
-
-    pages: dict[int, dict[int, int]] = {}
-    paths: dict[int, str] = {}
-    for comment in comments:
-        path = post_path(comment.post)
-        if settings.page_comments:
-            if comment.post_id not in pages:
-                threads = build_tree(thread_rows(comment.post), max_depth=settings.max_depth)
-                pages[comment.post_id] = {
-                    node.id: index // settings.comments_per_page + 1
-                    for index, thread in enumerate(threads)
-                    for node in iter_flat([thread])
-                }
-            number = pages[comment.post_id].get(comment.id)
-            if number is not None:
-                path += f"?cpage={number}"
-        paths[comment.id] = f"{path}#comment-{comment.id}"
-    return paths
-
-
-def comment_path(comment: Comment, settings: DiscussionSettings) -> str:
-    return comment_paths([comment], settings)[comment.id]
-
-
 def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -> AuthorHistory:
+    """What is known of this commenter; every query here is answered from an index."""
     email = data.email.strip().lower()
     counts: dict[CommentStatus, int] = {}
     if email or user is not None:
@@ -208,14 +165,15 @@ def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -
             select(Comment.status, func.count()).where(who).group_by(Comment.status)
         ):
             counts[CommentStatus(status)] = count
-    last_clauses = []
-    if data.ip:
-        last_clauses.append(Comment.ip == data.ip)
-    if email:
-        last_clauses.append(func.lower(Comment.email) == email)
-    last = None
-    if last_clauses:
-        last = db.session.scalar(select(func.max(Comment.created_at)).where(or_(*last_clauses)))
+    # The latest comment from this IP or this email, one index each (an OR would scan).
+    latest = [
+        db.session.scalar(select(func.max(Comment.created_at)).where(clause))
+        for clause in (
+            *([Comment.ip == data.ip] if data.ip else []),
+            *([func.lower(Comment.email) == email] if email else []),
+        )
+    ]
+    last = max((when for when in latest if when is not None), default=None)
     # As WordPress: the same text on the same post from the same name or email. Blank names
     # and emails identify nobody, so two anonymous readers may both say "Thanks!".
     same_person = []
@@ -231,6 +189,7 @@ def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -
             select(Comment.id)
             .where(
                 Comment.post_id == post.id,
+                Comment.content_hash == content_hash(data.content),
                 Comment.content == data.content,
                 Comment.status != CommentStatus.TRASH,
                 or_(*same_person),
@@ -243,7 +202,8 @@ def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -
         spam_count=counts.get(CommentStatus.SPAM, 0),
         is_logged_in=user is not None,
         can_moderate=user is not None and user.can_moderate_post(post),
-        seconds_since_last_comment=(now - last).total_seconds() if last else None,
+        # Another worker may have stored one since this request began: never negative.
+        seconds_since_last_comment=max(0.0, (now - last).total_seconds()) if last else None,
         has_identical_comment=duplicate is not None,
     )
 
@@ -353,10 +313,7 @@ def submit(
         created_at=now,
         updated_at=now,
     )
-    db.session.add(comment)
-    if decision.status == CommentStatus.APPROVED:
-        _bump_count(post.id, +1)
-    db.session.flush()
+    store_new(comment)
     _log(
         comment,
         None,
@@ -399,18 +356,44 @@ def import_comment(
         created_at=created_at,
         updated_at=created_at,
     )
-    db.session.add(comment)
-    if status == CommentStatus.APPROVED:
-        _bump_count(post.id, +1)
-    db.session.flush()
+    store_new(comment)
     _log(comment, None, status, actor=None, action="imported", reason="imported", now=utcnow())
     return comment
 
 
-def _bump_count(post_id: int, delta: int) -> None:
-    db.session.execute(
-        update(Post).where(Post.id == post_id).values(comment_count=Post.comment_count + delta)
-    )
+def store_new(comment: Comment) -> None:
+    """Add a new comment with what is kept beside it: its thread, the per-status counts.
+    Every way a comment comes in ends here (the form, the API, a reply, an import)."""
+    parent = comment.parent
+    if parent is None and comment.parent_id is not None:
+        parent = db.session.get(Comment, comment.parent_id)
+    comment.thread_id = threads.thread_for_reply(parent)
+    db.session.add(comment)
+    db.session.flush()
+    _count_move(comment.post_id, None, CommentStatus(comment.status))
+
+
+_COUNT_COLUMNS = {
+    CommentStatus.APPROVED: "comment_count",
+    CommentStatus.PENDING: "pending_count",
+    CommentStatus.SPAM: "spam_count",
+    CommentStatus.TRASH: "trash_count",
+}
+
+
+def _count_move(post_id: int, src: CommentStatus | None, dst: CommentStatus | None) -> None:
+    """A comment left ``src`` and entered ``dst`` (None: it was created / deleted): keep the
+    post's per-status counts and the site's tallies, in the same transaction."""
+    if src == dst:
+        return
+    values = {}
+    for status, delta in ((src, -1), (dst, +1)):
+        if status is not None:
+            column = getattr(Post, _COUNT_COLUMNS[status])
+            values[_COUNT_COLUMNS[status]] = column + delta
+    db.session.execute(update(Post).where(Post.id == post_id).values(**values))
+    deltas = {status: delta for status, delta in ((src, -1), (dst, +1)) if status is not None}
+    add_to_counters(db.session.connection(), CommentTally.__table__, "status", "count", deltas)
 
 
 def _log(
@@ -499,10 +482,10 @@ def set_status(
         raise ServiceError(f"A comment cannot go from {src.value} to {dst.value}.")
     comment.status = dst
     comment.updated_at = utcnow()
-    if src == CommentStatus.APPROVED:
-        _bump_count(comment.post_id, -1)
-    if dst == CommentStatus.APPROVED:
-        _bump_count(comment.post_id, +1)
+    _count_move(comment.post_id, src, dst)
+    if CommentStatus.APPROVED in (src, dst):
+        # Its replies join its thread, or start threads of their own.
+        threads.rethread_below(comment)
     if actor is not None and reason == "":
         reason = f"{ACTION_LABELS.get(action, action)} by {actor.name}"
     _log(comment, src, dst, actor, action, reason)
@@ -635,8 +618,7 @@ def undo_last(comment: Comment, actor: User) -> ModerationLog:
 def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> None:
     if not actor.can(Permission.MANAGE_USERS):
         raise Forbidden("Only administrators can delete comments for good.")
-    if comment.status == CommentStatus.APPROVED:
-        _bump_count(comment.post_id, -1)
+    _count_move(comment.post_id, CommentStatus(comment.status), None)
     _log(
         comment,
         CommentStatus(comment.status),
@@ -647,9 +629,14 @@ def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> No
     )
     # Replies stay, moved up to the deleted comment's parent so the thread holds together.
     db.session.execute(
-        update(Comment).where(Comment.parent_id == comment.id).values(parent_id=comment.parent_id)
+        update(Comment)
+        .where(Comment.parent_id == comment.id)
+        .values(parent_id=comment.parent_id)
+        .execution_options(page_cache_keys=(post_key(comment.post_id), COMMENTS))
     )
+    post_id = comment.post_id
     db.session.delete(comment)
+    threads.rethread_post(post_id)
     if commit:
         db.session.commit()
 
@@ -806,10 +793,20 @@ def _visible_to(actor: User, query: Select) -> Select:
 
 
 def status_counts(actor: User) -> dict[str, int]:
-    query = _visible_to(actor, select(Comment.status, func.count()).group_by(Comment.status))
+    """The queue's tab counts, from the kept tallies (moderators) or the per-post counts of
+    the actor's own posts (authors): never a count over the comments table."""
     counts = {s.value: 0 for s in CommentStatus}
-    for status, count in db.session.execute(query):
-        counts[CommentStatus(status).value] = count
+    if actor.can(Permission.MODERATE):
+        for status, count in db.session.execute(select(CommentTally.status, CommentTally.count)):
+            counts[CommentStatus(status).value] = count
+        return counts
+    sums = db.session.execute(
+        select(
+            *(func.coalesce(func.sum(getattr(Post, c)), 0) for c in _COUNT_COLUMNS.values())
+        ).where(Post.author_id == actor.id)
+    ).one()
+    for status, total in zip(_COUNT_COLUMNS, sums, strict=True):
+        counts[status.value] = int(total)
     return counts
 
 
@@ -832,6 +829,10 @@ def author_histories(comments: Sequence[Comment]) -> dict[str, dict[str, int]]:
         elif status in (CommentStatus.SPAM, CommentStatus.SPAM.value):
             entry["spam"] += count
     return result
+
+
+def find_comment(comment_id: int) -> Comment | None:
+    return db.session.get(Comment, comment_id) if _is_id(comment_id) else None
 
 
 def get_comment(comment_id: int) -> Comment:

@@ -126,8 +126,8 @@ def _summary(comment: Comment) -> str:
 
 def comment_posted(comment: Comment) -> None:
     """After a new comment: tell moderators when it is held, the author when it is out."""
-    from blog.services.comments import comment_path
     from blog.services.settings import discussion_settings
+    from blog.services.threads import comment_path
 
     try:
         settings = discussion_settings()
@@ -159,8 +159,8 @@ def comment_posted(comment: Comment) -> None:
 
 def comment_approved(comment: Comment) -> None:
     """Tell a commenter who asked for it that their held comment is now published."""
-    from blog.services.comments import comment_path
     from blog.services.settings import discussion_settings
+    from blog.services.threads import comment_path
 
     try:
         if not comment.notify_on_approval or not comment.email:

@@ -412,6 +412,17 @@ def latest_posts(limit: int) -> list[Post]:
     )
 
 
+def next_scheduled_at() -> datetime | None:
+    """When the next scheduled post or page appears by itself (cached lists change then)."""
+    return db.session.scalar(
+        select(func.min(Post.published_at)).where(
+            Post.type.in_(list(PostType)),
+            Post.status == PostStatus.SCHEDULED,
+            Post.published_at > utcnow(),
+        )
+    )
+
+
 def neighbours(post: Post) -> tuple[Post | None, Post | None]:
     """The previous (older) and next (newer) visible posts."""
     if post.published_at is None or post.type != PostType.POST:

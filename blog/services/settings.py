@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, has_app_context
@@ -49,8 +50,11 @@ def _forget() -> None:
 
 
 def site_settings() -> SiteSettings:
-    stored = _stored()
-    config = current_app.config
+    return site_settings_from(_stored(), current_app.config)
+
+
+def site_settings_from(stored: Mapping[str, str], config: Mapping[str, Any]) -> SiteSettings:
+    """The site settings from stored values over the config defaults (no database access)."""
     try:
         per_page = int(stored.get("posts_per_page", config["POSTS_PER_PAGE"]))
     except ValueError:
@@ -64,7 +68,10 @@ def site_settings() -> SiteSettings:
 
 
 def discussion_settings() -> DiscussionSettings:
-    stored = _stored()
+    return discussion_settings_from(_stored())
+
+
+def discussion_settings_from(stored: Mapping[str, str]) -> DiscussionSettings:
     fields = DiscussionSettings.__dataclass_fields__
     try:
         return DiscussionSettings.from_mapping({k: v for k, v in stored.items() if k in fields})
@@ -89,6 +96,9 @@ def comment_whitelist_text() -> str:
 
 
 def save(values: Mapping[str, str]) -> None:
+    from blog.services import comment_html
+
+    before = dict(_stored())
     for key, value in values.items():
         row = db.session.get(Setting, key)
         if row is None:
@@ -97,6 +107,10 @@ def save(values: Mapping[str, str]) -> None:
             row.value = value
     db.session.commit()
     _forget()
+    if comment_html.changes_fragments(before, {**before, **values}):
+        # Committed first: pages are right at once (stale fragments render on the fly);
+        # this brings the stored ones up to date for the fast path.
+        comment_html.refresh_all(db.session)
 
 
 def save_site(name: str, description: str, timezone: str, posts_per_page: int) -> None:

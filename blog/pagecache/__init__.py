@@ -1,0 +1,349 @@
+"""The readers' page cache: anonymous pages served as stored bytes, exact after every write.
+
+How a request goes:
+
+1. ``CachedPages`` (WSGI, in front of Flask) decides whether the request is a reader's:
+   GET or HEAD, none of the blog's cookies, no query but ``page``/``cpage``. If it is, and
+   this process holds the page, it reads the generations of the keys the page was made from
+   (one query, ``versions``) and, when none moved and the page has not expired, sends the
+   stored bytes (or a 304) without entering Flask: no session, no login, no rate limiter.
+2. Otherwise Flask renders. A cacheable view calls ``depends(...)`` with the keys it shows
+   *before* reading what they cover, so a write landing meanwhile can only make the page
+   look older than its versions (rendered again next time), never newer.
+3. ``_finish`` (the last after-request hook) stores a reader's 200 with its ETag and sends
+   ``Cache-Control: public``; a response to anyone else (logged in, a commenter with
+   cookies, ``?replytocom=``) from a cacheable view gets ``private, no-store``.
+
+Writes bump the keys they make stale (``keys``) inside their transaction (database store)
+or right after it (Redis), through session hooks, so no view or template decides staleness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request, session
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import ORMExecuteState, Session
+from werkzeug.http import is_resource_modified
+
+from blog.pagecache import keys
+from blog.pagecache.store import Entry, PageStore
+from blog.pagecache.versions import DatabaseVersions, RedisVersions, VersionStore
+
+__all__ = ["CachedPages", "PageCache", "depends", "init_app", "keys", "storing", "valid_until"]
+
+log = logging.getLogger(__name__)
+
+ENVIRON_KEY = "blog.page_cache_key"
+#: Query arguments a cached page may have; any other makes the request a dynamic one.
+CACHEABLE_ARGS = frozenset({"page", "cpage"})
+#: Headers never kept with a stored page: they are about one client, not the page.
+UNSTORED_HEADERS = frozenset(
+    {"set-cookie", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining",
+     "x-ratelimit-reset"}
+)  # fmt: skip
+NOT_MODIFIED_HEADERS = frozenset({"cache-control", "etag", "last-modified", "vary", "expires"})
+STORED_TYPES = ("text/html", "application/atom+xml")
+
+
+class PageCache:
+    """The per-process store, the shared version store, and the rules tying them."""
+
+    def __init__(self, app: Flask, engine: Engine, private_cookies: Iterable[str] = ()) -> None:
+        config = app.config
+        self.enabled = bool(config["PAGE_CACHE"])
+        self.store = PageStore(int(config["PAGE_CACHE_MAX_BYTES"]))
+        self.versions = version_store(config, engine)
+        self.max_age = float(config["PAGE_CACHE_MAX_AGE"])
+        s_maxage = int(config.get("PAGE_CACHE_S_MAXAGE") or 0)
+        self.cache_control = "public, max-age=0, must-revalidate" + (
+            f", s-maxage={s_maxage}" if s_maxage > 0 else ""
+        )
+        # Any of these cookies means the reader may see something of their own.
+        self.cookie_names = tuple(
+            f"{name}="
+            for name in (
+                config.get("SESSION_COOKIE_NAME") or "session",
+                config.get("REMEMBER_COOKIE_NAME") or "remember_token",
+                *private_cookies,
+            )
+        )
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def key_for(self, environ: dict[str, Any]) -> str | None:
+        """The key of a reader's request (the same bytes for everyone), or None."""
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None
+        if environ.get("HTTP_AUTHORIZATION"):
+            return None
+        cookies = environ.get("HTTP_COOKIE")
+        if cookies and any(name in cookies for name in self.cookie_names):
+            return None  # a substring match errs on the dynamic side, which is always right
+        query = environ.get("QUERY_STRING", "")
+        if query and not _plain_paging(query):
+            return None
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        key = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
+        return f"{key}?{query}" if query else key
+
+    def fresh_entry(self, key: str) -> Entry | None:
+        """The stored page for ``key`` if it is still exactly what a render would give."""
+        entry = self.store.get(key)
+        if entry is None:
+            self.store.misses += 1
+            return None
+        if entry.expires > time.time() and self.versions.read(entry.deps) == entry.versions:
+            self.store.hits += 1
+            return entry
+        self.store.discard(key, entry)
+        self.store.misses += 1
+        return None
+
+    # --- storing ------------------------------------------------------------------------
+
+    def entry_for(self, response: Response, render: RenderState) -> Entry:
+        body = response.get_data()
+        etag, _ = response.get_etag()
+        if not etag:
+            etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+            response.set_etag(etag)
+        if response.last_modified is None:
+            response.last_modified = datetime.fromtimestamp(int(render.started), UTC)
+        response.headers["Cache-Control"] = self.cache_control
+        response.vary.add("Cookie")
+        headers = tuple(
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in UNSTORED_HEADERS
+        )
+        assert response.last_modified is not None
+        return Entry(
+            body=body,
+            headers=headers,
+            not_modified_headers=tuple(
+                (name, value) for name, value in headers if name.lower() in NOT_MODIFIED_HEADERS
+            ),
+            etag=etag,
+            last_modified=response.last_modified,
+            deps=tuple(render.deps),
+            versions=tuple(render.deps.values()),
+            expires=min(render.valid_until, render.started + self.max_age),
+        )
+
+    def serve(self, entry: Entry, environ: dict[str, Any], start_response: Callable) -> list:
+        if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not (
+            is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified)
+        ):
+            start_response("304 Not Modified", list(entry.not_modified_headers))
+            return []
+        start_response("200 OK", list(entry.headers))
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
+
+    # --- bumping ------------------------------------------------------------------------
+
+    def stale(self, session: Session, names: Iterable[str]) -> None:
+        """Mark ``names`` stale as part of ``session``'s transaction."""
+        names = set(names)
+        if not names:
+            return
+        if self.versions.transactional:
+            self.versions.bump_in(session.connection(), sorted(names))
+        else:
+            keys.mark(session, names)
+
+
+@dataclass
+class RenderState:
+    """What a cacheable view has said about the page it is rendering (in ``g``)."""
+
+    public_key: str | None
+    started: float = field(default_factory=time.time)
+    deps: dict[str, int] = field(default_factory=dict)
+    valid_until: float = float("inf")
+    storable: bool = True
+
+
+def _plain_paging(query: str) -> bool:
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name not in CACHEABLE_ARGS or not value.isdigit() or len(value) > 7:
+            return False
+    return True
+
+
+def version_store(config: Any, engine: Engine) -> VersionStore:
+    """Redis when ``CACHE_URL`` (or, when that is empty, ``RATELIMIT_STORAGE_URI``) names
+    one, else the database."""
+    url = config.get("CACHE_URL") or ""
+    if not url:
+        limiter = config.get("RATELIMIT_STORAGE_URI") or ""
+        url = limiter if limiter.startswith(("redis://", "rediss://")) else "database"
+    if url == "database":
+        return DatabaseVersions(engine)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisVersions(url)
+    raise RuntimeError(f"CACHE_URL must be 'database' or a redis:// URL, not {url!r}.")
+
+
+class CachedPages:
+    """WSGI middleware: answers readers from the store before Flask is entered."""
+
+    def __init__(self, wsgi_app: Callable, cache: PageCache) -> None:
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        key = self.cache.key_for(environ)
+        if key is not None:
+            if self.cache.enabled:
+                entry = self.cache.fresh_entry(key)
+                if entry is not None:
+                    return self.cache.serve(entry, environ, start_response)
+            environ[ENVIRON_KEY] = key
+        return self.wsgi_app(environ, start_response)
+
+
+# --- what views call ------------------------------------------------------------------
+
+
+def _state() -> RenderState:
+    state = g.get("page_render")
+    if state is None:
+        state = g.page_render = RenderState(public_key=request.environ.get(ENVIRON_KEY))
+    return state
+
+
+def storing() -> bool:
+    """Whether the page being rendered will be kept for readers (worth bounding its life)."""
+    state = _state()
+    cache: PageCache | None = current_app.extensions.get("pagecache")
+    return state.public_key is not None and cache is not None and cache.enabled
+
+
+def depends(*names: str) -> None:
+    """This page shows what ``names`` cover; call before reading it from the database."""
+    state = _state()
+    cache: PageCache | None = current_app.extensions.get("pagecache")
+    if state.public_key is None or cache is None or not cache.enabled or not state.storable:
+        return
+    wanted = [name for name in names if name not in state.deps]
+    if not wanted:
+        return
+    versions = cache.versions.read(wanted)
+    if versions is None:
+        state.storable = False
+        return
+    state.deps.update(zip(wanted, versions, strict=True))
+
+
+def valid_until(when: float | None) -> None:
+    """This page changes by itself at ``when`` (a post due, comments closing by age)."""
+    state = _state()
+    if when is not None:
+        state.valid_until = min(state.valid_until, when)
+
+
+def _finish(response: Response) -> Response:
+    state: RenderState | None = g.get("page_render")
+    if state is None:
+        return response
+    if state.public_key is None:
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    if (
+        response.status_code != 200
+        or response.direct_passthrough
+        or "Set-Cookie" in response.headers
+        or session.modified
+        or response.mimetype not in STORED_TYPES
+    ):
+        return response
+    cache: PageCache = current_app.extensions["pagecache"]
+    entry = cache.entry_for(response, state)
+    if cache.enabled and state.storable and state.deps:
+        cache.store.put(state.public_key, entry)
+    return response.make_conditional(request)
+
+
+# --- the session hooks that bump -------------------------------------------------------
+
+
+def _cache() -> PageCache | None:
+    from flask import has_app_context
+
+    return current_app.extensions.get("pagecache") if has_app_context() else None
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    cache = _cache()
+    if cache is not None:
+        cache.stale(session, keys.keys_for_flush(session))
+
+
+def _before_bulk(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    cache = _cache()
+    if cache is None:
+        return
+    named = state.execution_options.get(keys.EXECUTION_OPTION)
+    if named is None:
+        statement: Any = state.statement
+        table = getattr(statement, "table", None)
+        names = [table.name] if table is not None else ["?"]
+        values = getattr(statement, "_values", None) or {}
+        columns = [getattr(c, "key", str(c)) for c in values]
+        named = keys.keys_for_statement(names, columns)
+    cache.stale(state.session, named)
+
+
+def _after_commit(session: Session) -> None:
+    stale = keys.take(session)
+    cache = _cache()
+    if stale and cache is not None and not cache.versions.transactional:
+        cache.versions.bump_after_commit(sorted(stale))
+
+
+def _after_rollback(session: Session) -> None:
+    keys.forget(session)
+
+
+_HOOKS_LOCK = threading.Lock()
+
+
+def _register_session_hooks(session: Any) -> None:
+    with _HOOKS_LOCK:
+        for name, hook in (
+            ("after_flush", _after_flush),
+            ("do_orm_execute", _before_bulk),
+            ("after_commit", _after_commit),
+            ("after_rollback", _after_rollback),
+        ):
+            if not event.contains(session, name, hook):
+                event.listen(session, name, hook)
+
+
+def init_app(
+    app: Flask, engine: Engine, session: Any, private_cookies: Iterable[str] = ()
+) -> PageCache:
+    """Install the cache in front of ``app`` (call before other after-request hooks).
+
+    ``private_cookies`` are the cookies besides the session's and Flask-Login's that make a
+    reader's page their own (a held comment shown to its author, remembered details).
+    """
+    cache = PageCache(app, engine, private_cookies)
+    app.extensions["pagecache"] = cache
+    app.wsgi_app = CachedPages(app.wsgi_app, cache)  # type: ignore[method-assign]
+    app.after_request(_finish)
+    _register_session_hooks(session)
+    return cache

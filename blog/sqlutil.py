@@ -1,0 +1,36 @@
+"""Small SQL helpers shared by the services and the page cache."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def add_to_counters(
+    connection: Any, table: Table, key: str, column: str, deltas: Mapping[Any, int]
+) -> None:
+    """``column += delta`` for the row of each key in ``deltas``; a missing row is created
+    holding its delta. One statement (an upsert) on SQLite and PostgreSQL."""
+    rows = [{key: name, column: delta} for name, delta in deltas.items() if delta]
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={column: table.c[column] + insert.excluded[column]},
+        )
+        connection.execute(statement, rows)
+        return
+    for row in rows:  # other backends: update, else insert
+        updated = connection.execute(
+            table.update()
+            .where(table.c[key] == row[key])
+            .values({column: table.c[column] + row[column]})
+        )
+        if not updated.rowcount:
+            connection.execute(table.insert().values(row))
