@@ -133,6 +133,48 @@ def register(app: Flask) -> None:
         click.echo("  `flask --app app user password admin`.")
         click.echo("=" * 64)
 
+    @app.cli.group()
+    def bench() -> None:
+        """Benchmark helpers (make bench)."""
+
+    @bench.command("seed")
+    @click.option("--posts", "posts", type=click.IntRange(min=0), default=10, show_default=True)
+    @click.option(
+        "--comments", "comments", type=click.IntRange(min=0), default=1000, show_default=True
+    )
+    @click.option("--depth", type=click.IntRange(1, 10), default=3, show_default=True)
+    @click.option("--held-share", type=click.FloatRange(0, 1), default=0.3, show_default=True)
+    @click.option("--post", "post_slug", default=None, help="Put every comment on this post.")
+    @click.option("--seed", "seed_value", type=int, default=0, help="Random seed.")
+    def bench_seed(
+        posts: int,
+        comments: int,
+        depth: int,
+        held_share: float,
+        post_slug: str | None,
+        seed_value: int,
+    ) -> None:
+        """Fill the database with N published posts and M threaded comments."""
+        from blog.services import bench as bench_service
+
+        with click.progressbar(length=comments, label="Comments", show_pos=True) as bar:
+            try:
+                report = bench_service.seed(
+                    posts,
+                    comments,
+                    depth,
+                    held_share,
+                    post_slug,
+                    progress=bar.update,
+                    seed_value=seed_value,
+                )
+            except ServiceError as exc:
+                raise click.ClickException(exc.message) from None
+        click.echo(
+            f"Seeded {report.posts} posts and {report.comments} comments "
+            f"({report.held} held) on {len(report.post_ids)} posts."
+        )
+
     @user.command("password")
     @click.argument("name")
     @click.option("--password", default=None, help="Asked for, or read from standard input.")
