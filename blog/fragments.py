@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -46,7 +47,7 @@ class RenderContext:
     timezone: str
     show_avatars: bool
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{FRAGMENT_VERSION}|{self.timezone}|{int(self.show_avatars)}"
 

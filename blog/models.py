@@ -280,12 +280,7 @@ class Post(db.Model):
         )
 
     def is_visible(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return (
-            self.status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
-            and self.published_at is not None
-            and self.published_at <= now
-        )
+        return is_visible(self.status, self.published_at, now)
 
     @property
     def effective_status(self) -> PostStatus:
@@ -293,6 +288,15 @@ class Post(db.Model):
         if self.status == PostStatus.SCHEDULED and self.is_visible():
             return PostStatus.PUBLISHED
         return self.status
+
+
+def is_visible(status: PostStatus, published_at: datetime | None, now: datetime | None) -> bool:
+    """Published, or scheduled and due (``Post.visible_clause`` in Python)."""
+    return (
+        status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+        and published_at is not None
+        and published_at <= (now or utcnow())
+    )
 
 
 class SlugRedirect(db.Model):

@@ -114,6 +114,7 @@ def comment_section(
         replyto = _replying_to(post, request.args.get("replytocom", type=int))
         form.comment_parent.data = replyto.id if replyto else 0
     _fill_tokens(form, post)
+    pagecache.varying(form.csrf_token.data)
     return {
         "comment_page": page,
         "comment_form": form,

@@ -38,7 +38,16 @@ from blog.pagecache import keys
 from blog.pagecache.store import Entry, PageStore
 from blog.pagecache.versions import DatabaseVersions, RedisVersions, VersionStore
 
-__all__ = ["CachedPages", "PageCache", "depends", "init_app", "keys", "storing", "valid_until"]
+__all__ = [
+    "CachedPages",
+    "PageCache",
+    "depends",
+    "init_app",
+    "keys",
+    "storing",
+    "valid_until",
+    "varying",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +122,16 @@ class PageCache:
 
     def entry_for(self, response: Response, render: RenderState) -> Entry:
         body = response.get_data()
-        etag, _ = response.get_etag()
+        etag, weak = response.get_etag()
         if not etag:
-            etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-            response.set_etag(etag)
+            # Weak: renders differ only in values that mean the same (a form's stamp), so two
+            # workers' copies of a page validate each other.
+            hashed = body
+            for value in render.varying:
+                hashed = hashed.replace(value.encode(), b"")
+            etag = hashlib.sha1(hashed, usedforsecurity=False).hexdigest()
+            weak = bool(render.varying)
+            response.set_etag(etag, weak=weak)
         if response.last_modified is None:
             response.last_modified = datetime.fromtimestamp(int(render.started), UTC)
         response.headers["Cache-Control"] = self.cache_control
@@ -134,6 +149,7 @@ class PageCache:
                 (name, value) for name, value in headers if name.lower() in NOT_MODIFIED_HEADERS
             ),
             etag=etag,
+            weak=weak,
             last_modified=response.last_modified,
             deps=tuple(render.deps),
             versions=tuple(render.deps.values()),
@@ -142,6 +158,7 @@ class PageCache:
 
     def serve(self, entry: Entry, environ: dict[str, Any], start_response: Callable) -> list:
         if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not (
+            # If-None-Match compares weakly, as RFC 9110 says for GET.
             is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified)
         ):
             start_response("304 Not Modified", list(entry.not_modified_headers))
@@ -171,6 +188,7 @@ class RenderState:
     deps: dict[str, int] = field(default_factory=dict)
     valid_until: float = float("inf")
     storable: bool = True
+    varying: list[str] = field(default_factory=list)
 
 
 def _plain_paging(query: str) -> bool:
@@ -244,6 +262,13 @@ def depends(*names: str) -> None:
         state.storable = False
         return
     state.deps.update(zip(wanted, versions, strict=True))
+
+
+def varying(value: str) -> None:
+    """``value`` is in the page but changes from render to render without changing what the
+    page means (the comment form's stamp): left out of the ETag, which is then weak."""
+    if value:
+        _state().varying.append(value)
 
 
 def valid_until(when: float | None) -> None:

@@ -19,6 +19,7 @@ class Entry:
     headers: tuple[tuple[str, str], ...]  # everything a 200 carries, Content-Length included
     not_modified_headers: tuple[tuple[str, str], ...]  # what a 304 carries
     etag: str  # unquoted
+    weak: bool  # a weak validator (see ``pagecache.varying``)
     last_modified: datetime
     deps: tuple[str, ...]  # the cache keys the page was made from...
     versions: tuple[int, ...]  # ...and their generations, read before rendering

@@ -13,6 +13,7 @@ from blog.moderation import comments_closing_at
 from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
 from blog.services import posts as post_service
+from blog.services.posts import PostPage
 from blog.services.settings import discussion_settings, site_settings
 from blog.templating import post_month, post_path
 
@@ -92,7 +93,15 @@ def month(year: int, month: int, page: int = 1):
     return _listing(query, title, "posts.month", page, year=year, month=month)
 
 
-def _viewable(post: Post | None) -> Post:
+def _find(slug: str) -> Post | PostPage | None:
+    """A reader's GET reads the post as plain rows; a comment POST needs the model."""
+    if request.method == "GET":
+        cacheable(SITE)
+        return post_service.post_page(slug)
+    return post_service.find_by_slug(slug)
+
+
+def _viewable(post: Post | PostPage | None) -> Post | PostPage:
     """The post if a reader may see it; an author sees their unpublished post as a preview."""
     if post is None:
         abort(404)
@@ -103,7 +112,7 @@ def _viewable(post: Post | None) -> Post:
     abort(404)
 
 
-def _show(post: Post):
+def _show(post: Post | PostPage):
     from blog.comments.views import comment_section
 
     if request.method == "POST":
@@ -122,14 +131,12 @@ def _comment_limit() -> str:
     return current_app.config["COMMENT_RATE_LIMIT"]
 
 
-@bp.route(
-    "/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/<slug>/", methods=["GET", "POST"]
-)
-@limiter.limit(_comment_limit, methods=["POST"])
-def post(year: int, month: int, slug: str):
-    if request.method == "GET":
-        cacheable(SITE)
-    found = post_service.find_by_slug(slug)
+POST_URL = "/<int(fixed_digits=4):year>/<int(fixed_digits=2):month>/<slug>/"
+PAGE_URL = "/<slug>/"
+
+
+def _post(year: int, month: int, slug: str):
+    found = _find(slug)
     if found is None:
         moved = post_service.redirect_target(slug)
         if moved is not None:
@@ -142,12 +149,8 @@ def post(year: int, month: int, slug: str):
     return _show(found)
 
 
-@bp.route("/<slug>/", methods=["GET", "POST"])
-@limiter.limit(_comment_limit, methods=["POST"])
-def page(slug: str):
-    if request.method == "GET":
-        cacheable(SITE)
-    found = post_service.find_by_slug(slug)
+def _page(slug: str):
+    found = _find(slug)
     if found is None:
         moved = post_service.redirect_target(slug)
         if moved is not None:
@@ -159,10 +162,36 @@ def page(slug: str):
     return _show(found)
 
 
+# Reading and commenting are separate views on one address, so that a reader's GET does
+# not pass through the comment rate limit at all.
+@bp.get(POST_URL)
+@limiter.exempt
+def post(year: int, month: int, slug: str):
+    return _post(year, month, slug)
+
+
+@bp.post(POST_URL)
+@limiter.limit(_comment_limit)
+def comment_on_post(year: int, month: int, slug: str):
+    return _post(year, month, slug)
+
+
+@bp.get(PAGE_URL)
+@limiter.exempt
+def page(slug: str):
+    return _page(slug)
+
+
+@bp.post(PAGE_URL)
+@limiter.limit(_comment_limit)
+def comment_on_page(slug: str):
+    return _page(slug)
+
+
 # The comment form is checked by the comments view itself: a reader's form comes from a
 # page shared by everyone and carries a signed stamp, not a session's token.
-csrf.exempt(post)
-csrf.exempt(page)
+csrf.exempt(comment_on_post)
+csrf.exempt(comment_on_page)
 
 
 @bp.get("/search/")

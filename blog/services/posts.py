@@ -7,9 +7,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, bindparam, false, func, literal, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from blog.extensions import db
@@ -22,6 +23,9 @@ from blog.models import (
     SlugRedirect,
     Tag,
     User,
+    is_visible,
+    post_categories,
+    post_tags,
     utcnow,
 )
 from blog.sanitize import render_markdown, summary
@@ -385,6 +389,111 @@ def search(query: Select[tuple[Post]], terms: str) -> Select[tuple[Post]]:
     return query.where(Post.title.ilike(like, escape="\\") | Post.body.ilike(like, escape="\\"))
 
 
+@dataclass(frozen=True)
+class Term:
+    """A tag or category as a page links it."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Byline:
+    username: str
+    display_name: str
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+@dataclass(frozen=True)
+class PostPage:
+    """A post as its public page shows it: read as plain rows, in two queries.
+
+    The reader's page is the hottest path there is; loading ORM objects for the post, its
+    author, tags and categories cost more than everything else on it. Attribute names are
+    the model's, so templates and ``post_path`` take either.
+    """
+
+    id: int
+    type: PostType
+    status: PostStatus
+    title: str
+    slug: str
+    body_html: str
+    excerpt: str
+    author_id: int
+    author: Byline
+    created_at: datetime
+    published_at: datetime | None
+    comments_open: bool
+    comment_count: int
+    tags: tuple[Term, ...]
+    categories: tuple[Term, ...]
+
+    def is_visible(self, now: datetime | None = None) -> bool:
+        return is_visible(self.status, self.published_at, now)
+
+
+# The reader's page runs these on every render; built once, here: on that path building a
+# statement costs more than running it. Values travel as bind parameters.
+_POST_PAGE = (
+    select(
+        Post.id,
+        Post.type,
+        Post.status,
+        Post.title,
+        Post.slug,
+        Post.body_html,
+        Post.excerpt,
+        Post.author_id,
+        Post.created_at,
+        Post.published_at,
+        Post.comments_open,
+        Post.comment_count,
+        User.username,
+        User.display_name,
+    )
+    .join(User, User.id == Post.author_id)
+    .where(Post.slug == bindparam("slug"))
+)
+_POST_TERMS = union_all(
+    select(literal("tag").label("kind"), Tag.name, Tag.slug)
+    .join(post_tags, post_tags.c.tag_id == Tag.id)
+    .where(post_tags.c.post_id == bindparam("post_id")),
+    select(literal("category").label("kind"), Category.name, Category.slug)
+    .join(post_categories, post_categories.c.category_id == Category.id)
+    .where(post_categories.c.post_id == bindparam("post_id")),
+).order_by("kind", "name")
+
+
+def post_page(slug: str) -> PostPage | None:
+    """The post or page at ``slug`` for its public page (visible or not: the view decides)."""
+    connection = db.session.connection()
+    row = connection.execute(_POST_PAGE, {"slug": slug}).first()
+    if row is None:
+        return None
+    terms = connection.execute(_POST_TERMS, {"post_id": row.id}).all()
+    return PostPage(
+        id=row.id,
+        type=row.type,
+        status=row.status,
+        title=row.title,
+        slug=row.slug,
+        body_html=row.body_html,
+        excerpt=row.excerpt,
+        author_id=row.author_id,
+        author=Byline(row.username, row.display_name),
+        created_at=row.created_at,
+        published_at=row.published_at,
+        comments_open=row.comments_open,
+        comment_count=row.comment_count,
+        tags=tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
+        categories=tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
+    )
+
+
 def find_by_slug(slug: str) -> Post | None:
     return db.session.scalar(
         select(Post).where(Post.slug == slug).options(selectinload(Post.author))
@@ -423,30 +532,38 @@ def next_scheduled_at() -> datetime | None:
     )
 
 
-def neighbours(post: Post) -> tuple[Post | None, Post | None]:
-    """The previous (older) and next (newer) visible posts."""
+def _neighbour(older: bool) -> Select:
+    at, post_id = bindparam("at"), bindparam("post_id")
+    query = select(
+        Post.id, Post.title, Post.slug, Post.type, Post.published_at, Post.created_at
+    ).where(
+        Post.visible_clause(bindparam("now")),
+        Post.type == PostType.POST,
+        Post.id != post_id,
+    )
+    if older:
+        return query.where(
+            (Post.published_at < at) | ((Post.published_at == at) & (Post.id < post_id))
+        ).order_by(Post.published_at.desc(), Post.id.desc()).limit(1)
+    return query.where(
+        (Post.published_at > at) | ((Post.published_at == at) & (Post.id > post_id))
+    ).order_by(Post.published_at.asc(), Post.id.asc()).limit(1)
+
+
+_older, _newer = (_neighbour(older).subquery() for older in (True, False))
+_NEIGHBOURS = union_all(
+    select(literal(True).label("older"), _older), select(literal(False).label("older"), _newer)
+)
+
+
+def neighbours(post: Post | PostPage) -> tuple[Any, Any]:
+    """The previous (older) and next (newer) visible posts, as rows with what a link needs
+    (``title`` and what ``post_path`` reads): one query for both."""
     if post.published_at is None or post.type != PostType.POST:
         return None, None
-    base = select(Post).where(
-        Post.visible_clause(utcnow()), Post.type == PostType.POST, Post.id != post.id
-    )
-    older = db.session.scalar(
-        base.where(
-            (Post.published_at < post.published_at)
-            | ((Post.published_at == post.published_at) & (Post.id < post.id))
-        )
-        .order_by(Post.published_at.desc(), Post.id.desc())
-        .limit(1)
-    )
-    newer = db.session.scalar(
-        base.where(
-            (Post.published_at > post.published_at)
-            | ((Post.published_at == post.published_at) & (Post.id > post.id))
-        )
-        .order_by(Post.published_at.asc(), Post.id.asc())
-        .limit(1)
-    )
-    return older, newer
+    values = {"now": utcnow(), "at": post.published_at, "post_id": post.id}
+    found = {row.older: row for row in db.session.connection().execute(_NEIGHBOURS, values)}
+    return found.get(True), found.get(False)
 
 
 def month_archive_list(tz: ZoneInfo, limit: int = 24) -> list[tuple[int, int, int]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from blog.extensions import db
 from blog.models import Setting
 from blog.moderation import DiscussionSettings
+from blog.pagecache.keys import SITE
 from blog.sanitize import DEFAULT_COMMENT_WHITELIST, Whitelist, format_whitelist, parse_whitelist
 from blog.services import ServiceError
 
@@ -34,23 +36,55 @@ class SiteSettings:
             return ZoneInfo("UTC")
 
 
+_PROCESS_KEY = "blog.settings"
+
+
 def _stored() -> dict[str, str]:
-    """All stored settings, one query per request."""
-    if has_app_context() and "blog_settings" in g:
+    """All stored settings: kept for the request, and in the process for as long as the
+    site's cache generation (bumped by every settings change, in any process) stays put."""
+    if not has_app_context():
+        return _query()
+    if "blog_settings" in g:
         return g.blog_settings
-    values = {row.key: row.value for row in db.session.scalars(select(Setting))}
-    if has_app_context():
-        g.blog_settings = values
+    cache = current_app.extensions.get("pagecache")
+    versions = cache.versions.read((SITE,)) if cache is not None else None
+    kept = current_app.extensions.get(_PROCESS_KEY)
+    if versions is not None and kept is not None and kept[0] == versions:
+        values, derived = kept[1], kept[2]
+    else:
+        # Read after the version: a change landing in between only makes this copy look
+        # older than it is, so it is read again next time.
+        values, derived = _query(), {}
+        if versions is not None:
+            current_app.extensions[_PROCESS_KEY] = (versions, values, derived)
+    g.blog_settings, g.blog_settings_derived = values, derived
     return values
+
+
+def _derived(name: str, make: Callable[[dict[str, str]], Any]) -> Any:
+    """What is made from the stored values (the settings objects, the whitelist), made once
+    per set of values rather than at every call (a page asks for them dozens of times)."""
+    values = _stored()
+    if not has_app_context():
+        return make(values)
+    derived = g.blog_settings_derived
+    if name not in derived:
+        derived[name] = make(values)
+    return derived[name]
+
+
+def _query() -> dict[str, str]:
+    return {row.key: row.value for row in db.session.scalars(select(Setting))}
 
 
 def _forget() -> None:
     if has_app_context():
         g.pop("blog_settings", None)
+        g.pop("blog_settings_derived", None)
 
 
 def site_settings() -> SiteSettings:
-    return site_settings_from(_stored(), current_app.config)
+    return _derived("site", lambda values: site_settings_from(values, current_app.config))
 
 
 def site_settings_from(stored: Mapping[str, str], config: Mapping[str, Any]) -> SiteSettings:
@@ -68,7 +102,7 @@ def site_settings_from(stored: Mapping[str, str], config: Mapping[str, Any]) -> 
 
 
 def discussion_settings() -> DiscussionSettings:
-    return discussion_settings_from(_stored())
+    return _derived("discussion", discussion_settings_from)
 
 
 def discussion_settings_from(stored: Mapping[str, str]) -> DiscussionSettings:
@@ -81,11 +115,15 @@ def discussion_settings_from(stored: Mapping[str, str]) -> DiscussionSettings:
 
 
 def comment_whitelist() -> Whitelist:
-    text = _stored().get(COMMENT_WHITELIST_KEY)
+    return _derived("whitelist", _whitelist_from)
+
+
+def _whitelist_from(stored: Mapping[str, str]) -> Whitelist:
+    text = stored.get(COMMENT_WHITELIST_KEY)
     if text is None:
         return DEFAULT_COMMENT_WHITELIST
     try:
-        return parse_whitelist(text)
+        return MappingProxyType(parse_whitelist(text))
     except ValueError:
         # A stored value is validated on save; should it be broken, fail safe.
         return DEFAULT_COMMENT_WHITELIST
