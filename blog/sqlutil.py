@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+
+@cache
+def _upsert_add(dialect: str, table: Table, key: str, column: str) -> Any:
+    """INSERT a row, or add its value to the existing one (built once: writes run it often)."""
+    insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={column: table.c[column] + insert.excluded[column]}
+    )
 
 
 def add_to_counters(
@@ -19,12 +29,7 @@ def add_to_counters(
         return
     dialect = connection.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={column: table.c[column] + insert.excluded[column]},
-        )
-        connection.execute(statement, rows)
+        connection.execute(_upsert_add(dialect, table, key, column), rows)
         return
     for row in rows:  # other backends: update, else insert
         updated = connection.execute(

@@ -11,11 +11,12 @@ from wtforms import ValidationError
 from blog import pagecache
 from blog.comments import tokens
 from blog.comments.forms import CommentForm
-from blog.models import Comment, Post, utcnow
+from blog.models import Comment, utcnow
 from blog.moderation import CommentStatus, Limits, Refusal, comments_closed_reason
 from blog.sanitize import allowed_tags_line
 from blog.services import comments as comment_service
 from blog.services import notify, threads
+from blog.services.posts import PostPage
 from blog.services.settings import comment_whitelist, discussion_settings
 from blog.templating import post_path
 
@@ -62,13 +63,13 @@ def _secret() -> str:
     return current_app.config["SECRET_KEY"]
 
 
-def _stamp_of(form: CommentForm, post: Post) -> tokens.Stamp:
+def _stamp_of(form: CommentForm, post: PostPage) -> tokens.Stamp:
     """The form's stamp: in ``csrf_token`` for a reader, in ``rendered`` when logged in."""
     raw = form.rendered.data if current_user.is_authenticated else form.csrf_token.data
     return tokens.check(_secret(), raw, post.id)
 
 
-def _fill_tokens(form: CommentForm, post: Post) -> None:
+def _fill_tokens(form: CommentForm, post: PostPage) -> None:
     """Put the tokens a fresh (or sent back) form needs into it.
 
     A form sent back with a refusal keeps a valid first stamp: a reader who fixes a typo
@@ -83,7 +84,7 @@ def _fill_tokens(form: CommentForm, post: Post) -> None:
         form.csrf_token.data = stamp
 
 
-def _replying_to(post: Post, comment_id: int | None) -> Comment | None:
+def _replying_to(post: PostPage, comment_id: int | None) -> Comment | None:
     if not comment_id:
         return None
     parent = comment_service.find_comment(comment_id)
@@ -93,7 +94,7 @@ def _replying_to(post: Post, comment_id: int | None) -> Comment | None:
 
 
 def comment_section(
-    post: Post, form: CommentForm | None = None, refusals: list[Refusal] | None = None
+    post: PostPage, form: CommentForm | None = None, refusals: list[Refusal] | None = None
 ) -> dict:
     """Everything ``comments/_comments.html`` needs: the stored comment fragments of one
     page of threads, and the form."""
@@ -135,7 +136,7 @@ def _own_origins() -> tuple[str, ...]:
     return (request.host_url, current_app.config.get("SITE_URL") or "")
 
 
-def _forged(form: CommentForm, post: Post) -> Refusal | None:
+def _forged(form: CommentForm, post: PostPage) -> Refusal | None:
     """Why this POST cannot be taken as coming from the form on our page (CSRF), or None.
 
     Checked before anything else is read, as the cheapest refusal. Off with Flask-WTF's
@@ -161,7 +162,7 @@ def _forged(form: CommentForm, post: Post) -> Refusal | None:
     return None
 
 
-def submit_comment(post: Post):
+def submit_comment(post: PostPage):
     form = CommentForm()
     if request.content_length and not request.form:
         # Werkzeug hands over an empty form when the body is not UTF-8 at all.
@@ -196,7 +197,7 @@ def submit_comment(post: Post):
         return _refused(post, form, exc.refusals, exc.status)
     notify.comment_posted(comment)
 
-    response = make_response(redirect(threads.comment_path(comment, settings), 303))
+    response = make_response(redirect(threads.comment_path(comment, settings, post), 303))
     _after_post_cookies(response, form, post, comment)
     if comment.status == CommentStatus.APPROVED:
         flash("Thank you: your comment is published.", "success")
@@ -212,7 +213,7 @@ def submit_comment(post: Post):
     return response
 
 
-def _after_post_cookies(response, form: CommentForm, post: Post, comment) -> None:
+def _after_post_cookies(response, form: CommentForm, post: PostPage, comment) -> None:
     secure = current_app.config.get("SESSION_COOKIE_SECURE", False)
     if comment.status != CommentStatus.APPROVED:
         # Sent back for this post's pages only: the reader's other pages stay cacheable.
@@ -246,7 +247,7 @@ def _after_post_cookies(response, form: CommentForm, post: Post, comment) -> Non
                 response.delete_cookie(name)
 
 
-def _refused(post: Post, form: CommentForm, refusals: list[Refusal], status: int):
+def _refused(post: PostPage, form: CommentForm, refusals: list[Refusal], status: int):
     """The post page again, the reader's text kept in the form, the reasons above it."""
     from blog.services import posts as post_service
 

@@ -44,6 +44,7 @@ __all__ = [
     "depends",
     "init_app",
     "keys",
+    "mark_stale",
     "storing",
     "valid_until",
     "varying",
@@ -330,6 +331,14 @@ def _before_bulk(state: ORMExecuteState) -> None:
         columns = [getattr(c, "key", str(c)) for c in values]
         named = keys.keys_for_statement(names, columns)
     cache.stale(state.session, named)
+
+
+def mark_stale(session: Session, names: Iterable[str]) -> None:
+    """For writes that go around the session's flush: ``names`` are stale once ``session``
+    commits."""
+    cache = _cache()
+    if cache is not None:
+        cache.stale(session, names)
 
 
 def _after_commit(session: Session) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from blog import pagecache
 from blog.extensions import csrf, db, limiter
-from blog.models import Category, Post, PostType, Tag, User
+from blog.models import Category, PostType, Tag, User
 from blog.moderation import comments_closing_at
 from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
@@ -93,15 +93,14 @@ def month(year: int, month: int, page: int = 1):
     return _listing(query, title, "posts.month", page, year=year, month=month)
 
 
-def _find(slug: str) -> Post | PostPage | None:
-    """A reader's GET reads the post as plain rows; a comment POST needs the model."""
+def _find(slug: str) -> PostPage | None:
+    """The post as plain rows: its page, and what a comment on it needs."""
     if request.method == "GET":
         cacheable(SITE)
-        return post_service.post_page(slug)
-    return post_service.find_by_slug(slug)
+    return post_service.post_page(slug)
 
 
-def _viewable(post: Post | PostPage | None) -> Post | PostPage:
+def _viewable(post: PostPage | None) -> PostPage:
     """The post if a reader may see it; an author sees their unpublished post as a preview."""
     if post is None:
         abort(404)
@@ -112,7 +111,7 @@ def _viewable(post: Post | PostPage | None) -> Post | PostPage:
     abort(404)
 
 
-def _show(post: Post | PostPage):
+def _show(post: PostPage):
     from blog.comments.views import comment_section
 
     if request.method == "POST":

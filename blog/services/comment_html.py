@@ -1,10 +1,10 @@
 """What is derived from a comment on write: its hashes and its stored page fragment.
 
-Registered as session hooks (``register``), so every write of a comment through the ORM
-(the form, the API, a moderator's edit or action, an import) keeps them right without the
-use case having to remember: the avatar hash and content hash follow the email and text,
-and the fragment (``blog.fragments``) follows whatever it shows. A new comment's fragment
-names its id, so it is rendered just after the INSERT, in the same transaction.
+A new comment gets them in ``comments.store_new``, the one way comments come in. After
+that, a session hook (``register``) keeps them right through every change made with the ORM
+(a moderator's edit or action), without the use case having to remember: the avatar hash
+and content hash follow the email and text, and the fragment (``blog.fragments``) follows
+whatever it shows.
 
 When what every fragment depends on changes (the time zone, showing avatars, the markup's
 version), ``refresh`` renders the stale ones again; until then, readers' pages render a stale
@@ -82,41 +82,23 @@ def _changed(comment: Comment, names: Iterable[str]) -> bool:
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     context: RenderContext | None = None
-    for comment in [*session.new, *session.dirty]:
+    for comment in session.dirty:
         if not isinstance(comment, Comment):
             continue
-        if comment in session.new or _changed(comment, ("email",)):
+        if _changed(comment, ("email",)):
             comment.avatar_hash = avatar_hash(comment.email or "")
-        if comment in session.new or _changed(comment, ("content",)):
+        if _changed(comment, ("content",)):
             comment.content_hash = content_hash(comment.content or "")
-        if comment not in session.new and _changed(comment, _SHOWN):
+        if _changed(comment, _SHOWN):
             context = context or current_context()
             comment.fragment_html = render(comment, context)
             comment.fragment_key = context.key
 
 
-def _after_flush(session: Session, flush_context: Any) -> None:
-    fresh = [c for c in session.new if isinstance(c, Comment)]
-    if not fresh:
-        return
-    context = current_context()
-    values = [{"b_id": c.id, "b_html": render(c, context)} for c in fresh]
-    session.connection().execute(
-        update(Comment.__table__)
-        .where(Comment.__table__.c.id == bindparam("b_id"))
-        .values(fragment_html=bindparam("b_html"), fragment_key=context.key),
-        values,
-    )
-    for comment, value in zip(fresh, values, strict=True):
-        attributes.set_committed_value(comment, "fragment_html", value["b_html"])
-        attributes.set_committed_value(comment, "fragment_key", context.key)
-
-
 def register(session: Any) -> None:
-    """Attach the hooks to ``session`` (the app's scoped session), once per process."""
-    for name, hook in (("before_flush", _before_flush), ("after_flush", _after_flush)):
-        if not event.contains(session, name, hook):
-            event.listen(session, name, hook)
+    """Attach the hook to ``session`` (the app's scoped session), once per process."""
+    if not event.contains(session, "before_flush", _before_flush):
+        event.listen(session, "before_flush", _before_flush)
 
 
 # --- rendering again when the settings change -------------------------------------------

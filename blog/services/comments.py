@@ -11,11 +11,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, update
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import Select, bindparam, false, func, insert, or_, select, update
+from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
 
+from blog import pagecache
 from blog.extensions import db
+from blog.fragments import avatar_hash
 from blog.models import Comment, CommentTally, ModerationLog, Permission, Post, User, utcnow
 from blog.moderation import (
     AuthorHistory,
@@ -32,8 +36,9 @@ from blog.moderation import (
 )
 from blog.pagecache.keys import COMMENTS, post_key
 from blog.sanitize import Whitelist, count_links, sanitize_comment
-from blog.services import Forbidden, NotFound, ServiceError, notify, threads
+from blog.services import Forbidden, NotFound, ServiceError, comment_html, notify, threads
 from blog.services.comment_html import content_hash
+from blog.services.posts import PostPage
 from blog.sqlutil import add_to_counters
 from blog.text import bad_characters, like_pattern
 
@@ -155,47 +160,76 @@ def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
     return list(db.session.scalars(query))
 
 
-def _history(data: CommentInput, user: User | None, post: Post, now: datetime) -> AuthorHistory:
+# A comment POST asks these of every commenter; built once, here: building a statement
+# costs more than running it. A missing value is bound as NULL, which matches nothing.
+_COUNTS_BY_EMAIL = (
+    select(Comment.status, func.count())
+    .where(func.lower(Comment.email) == bindparam("email"))
+    .group_by(Comment.status)
+)
+_COUNTS_BY_USER = (
+    select(Comment.status, func.count())
+    .where(Comment.user_id == bindparam("user_id"))
+    .group_by(Comment.status)
+)
+# The latest comment from this IP and from this email, one index each (an OR would scan).
+_LATEST_BY_IP = select(func.max(Comment.created_at)).where(Comment.ip == bindparam("ip"))
+_LATEST_BY_EMAIL = select(func.max(Comment.created_at)).where(
+    func.lower(Comment.email) == bindparam("email")
+)
+# As WordPress: the same text on the same post from the same name, email or account.
+_DUPLICATE = (
+    select(Comment.id)
+    .where(
+        Comment.post_id == bindparam("post_id"),
+        Comment.content_hash == bindparam("content_hash"),
+        Comment.content == bindparam("content"),
+        Comment.status != CommentStatus.TRASH,
+        or_(
+            func.lower(Comment.email) == bindparam("email"),
+            Comment.author == bindparam("author"),
+            Comment.user_id == bindparam("user_id"),
+        ),
+    )
+    .limit(1)
+)
+
+
+def _history(data: CommentInput, user: User | None, post: Any, now: datetime) -> AuthorHistory:
     """What is known of this commenter; every query here is answered from an index."""
-    email = data.email.strip().lower()
+    connection = db.session.connection()
+    email = data.email.strip().lower() or None
+    user_id = user.id if user is not None else None
     counts: dict[CommentStatus, int] = {}
-    if email or user is not None:
-        who = Comment.user_id == user.id if user is not None else func.lower(Comment.email) == email
-        for status, count in db.session.execute(
-            select(Comment.status, func.count()).where(who).group_by(Comment.status)
-        ):
+    if user_id is not None or email:
+        query, value = (
+            (_COUNTS_BY_USER, {"user_id": user_id})
+            if user_id is not None
+            else (_COUNTS_BY_EMAIL, {"email": email})
+        )
+        for status, count in connection.execute(query, value):
             counts[CommentStatus(status)] = count
-    # The latest comment from this IP or this email, one index each (an OR would scan).
-    latest = [
-        db.session.scalar(select(func.max(Comment.created_at)).where(clause))
-        for clause in (
-            *([Comment.ip == data.ip] if data.ip else []),
-            *([func.lower(Comment.email) == email] if email else []),
-        )
-    ]
-    last = max((when for when in latest if when is not None), default=None)
-    # As WordPress: the same text on the same post from the same name or email. Blank names
-    # and emails identify nobody, so two anonymous readers may both say "Thanks!".
-    same_person = []
+    latest = []
+    if data.ip:
+        latest.append(connection.execute(_LATEST_BY_IP, {"ip": data.ip}).scalar())
     if email:
-        same_person.append(func.lower(Comment.email) == email)
-    if data.author.strip():
-        same_person.append(Comment.author == data.author.strip())
-    if user is not None:
-        same_person.append(Comment.user_id == user.id)
+        latest.append(connection.execute(_LATEST_BY_EMAIL, {"email": email}).scalar())
+    last = max((when for when in latest if when is not None), default=None)
+    # Blank names and emails identify nobody, so two anonymous readers may both say "Thanks!".
+    author = data.author.strip() or None
     duplicate = None
-    if same_person:
-        duplicate = db.session.scalar(
-            select(Comment.id)
-            .where(
-                Comment.post_id == post.id,
-                Comment.content_hash == content_hash(data.content),
-                Comment.content == data.content,
-                Comment.status != CommentStatus.TRASH,
-                or_(*same_person),
-            )
-            .limit(1)
-        )
+    if email or author or user_id is not None:
+        duplicate = connection.execute(
+            _DUPLICATE,
+            {
+                "post_id": post.id,
+                "content_hash": content_hash(data.content),
+                "content": data.content,
+                "email": email,
+                "author": author,
+                "user_id": user_id,
+            },
+        ).scalar()
     return AuthorHistory(
         approved_count=counts.get(CommentStatus.APPROVED, 0),
         pending_count=counts.get(CommentStatus.PENDING, 0),
@@ -220,7 +254,7 @@ def depth_of(comment: Comment) -> int:
     return depth
 
 
-def post_context(post: Post, parent: Comment | None, now: datetime) -> PostContext:
+def post_context(post: Post | PostPage, parent: Comment | None, now: datetime) -> PostContext:
     parent_ok = parent is None or (
         parent.post_id == post.id and parent.status == CommentStatus.APPROVED
     )
@@ -238,7 +272,7 @@ def post_context(post: Post, parent: Comment | None, now: datetime) -> PostConte
 
 
 def submit(
-    post: Post,
+    post: Post | PostPage,
     data: CommentInput,
     user: User | None,
     settings: DiscussionSettings,
@@ -297,7 +331,7 @@ def submit(
         raise CommentRefused(refusals, status=403 if barred else 400)
     decision = decide(candidate, history, post=context, settings=settings, limits=limits)
     comment = Comment(
-        post=post,
+        post_id=post.id,
         parent=parent,
         user=user,
         author=data.author,
@@ -314,17 +348,42 @@ def submit(
         updated_at=now,
     )
     store_new(comment)
-    _log(
-        comment,
-        None,
-        decision.status,
-        actor=None,
-        action="submitted",
-        reason="; ".join(decision.reasons),
-        now=now,
+    db.session.execute(
+        _SUBMITTED,
+        {
+            "comment_id": comment.id,
+            "to_status": decision.status,
+            "reason": "; ".join(decision.reasons),
+            "created_at": now,
+        },
     )
-    db.session.commit()
+    _commit_keeping_values()
     return comment
+
+
+# The moderation log's row for a new comment (prebuilt: every comment POST writes one).
+_SUBMITTED = insert(ModerationLog).values(
+    comment_id=bindparam("comment_id"),
+    actor_id=None,
+    action="submitted",
+    from_status=None,
+    to_status=bindparam("to_status"),
+    reason=bindparam("reason"),
+    created_at=bindparam("created_at"),
+    undone=False,
+)
+
+
+def _commit_keeping_values() -> None:
+    """Commit without expiring what the session holds: the caller goes on to read the new
+    comment (its address, its cookie, the notice), and what was just written is current.
+    Without this, the first attribute read after the commit reloads the row."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def import_comment(
@@ -361,16 +420,61 @@ def import_comment(
     return comment
 
 
+_INSERT = insert(Comment)
+_SET_FRAGMENT = (
+    update(Comment.__table__)
+    .where(Comment.__table__.c.id == bindparam("b_id"))
+    .values(fragment_html=bindparam("b_html"), fragment_key=bindparam("b_key"))
+)
+
+
 def store_new(comment: Comment) -> None:
-    """Add a new comment with what is kept beside it: its thread, the per-status counts.
-    Every way a comment comes in ends here (the form, the API, a reply, an import)."""
+    """Insert a new comment with everything kept beside it: hashes, thread, its page
+    fragment, the per-status counts, and, when readers will see it, the cache keys it makes
+    stale. Every way a comment comes in ends here (the form, the API, a reply, an import).
+
+    One INSERT and one UPDATE (the fragment names the new id) instead of the ORM's unit of
+    work, which cost more than the rest of a comment POST together; the comment then joins
+    the session as a persistent, unchanged object, so callers use it as they would any.
+    Changes to existing comments go through the ORM and the hooks of ``comment_html``.
+    """
+    session = db.session
     parent = comment.parent
     if parent is None and comment.parent_id is not None:
-        parent = db.session.get(Comment, comment.parent_id)
+        parent = session.get(Comment, comment.parent_id)
+    if parent is not None:
+        comment.parent_id = parent.id
+    if comment.user is not None:
+        comment.user_id = comment.user.id
+    if comment.post is not None:
+        comment.post_id = comment.post.id
+    for column in Comment.__table__.columns:
+        if column.key != "id" and getattr(comment, column.key) is None and column.default:
+            default = column.default
+            setattr(comment, column.key, default.arg(None) if default.is_callable else default.arg)
     comment.thread_id = threads.thread_for_reply(parent)
-    db.session.add(comment)
-    db.session.flush()
-    _count_move(comment.post_id, None, CommentStatus(comment.status))
+    comment.avatar_hash = avatar_hash(comment.email)
+    comment.content_hash = content_hash(comment.content)
+    values = {
+        column.key: getattr(comment, column.key)
+        for column in Comment.__table__.columns
+        if column.key not in ("id", "fragment_html", "fragment_key")
+    }
+    connection = session.connection()
+    comment.id = connection.execute(_INSERT, values).inserted_primary_key[0]
+    context = comment_html.current_context()
+    comment.fragment_html = comment_html.render(comment, context)
+    comment.fragment_key = context.key
+    connection.execute(
+        _SET_FRAGMENT,
+        {"b_id": comment.id, "b_html": comment.fragment_html, "b_key": context.key},
+    )
+    make_transient_to_detached(comment)
+    session.add(comment)
+    status = CommentStatus(comment.status)
+    _count_move(comment.post_id, None, status)
+    if status == CommentStatus.APPROVED:
+        pagecache.mark_stale(session, (post_key(comment.post_id), COMMENTS))
 
 
 _COUNT_COLUMNS = {
@@ -381,17 +485,28 @@ _COUNT_COLUMNS = {
 }
 
 
+@cache
+def _count_statement(src: CommentStatus | None, dst: CommentStatus | None) -> Any:
+    """UPDATE posts: the counts of ``src`` down and ``dst`` up (built once per pair)."""
+    values = {}
+    for status, delta in ((src, -1), (dst, +1)):
+        if status is not None:
+            column = _COUNT_COLUMNS[status]
+            values[column] = getattr(Post, column) + delta
+    return (
+        update(Post)
+        .where(Post.id == bindparam("post_id"))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _count_move(post_id: int, src: CommentStatus | None, dst: CommentStatus | None) -> None:
     """A comment left ``src`` and entered ``dst`` (None: it was created / deleted): keep the
     post's per-status counts and the site's tallies, in the same transaction."""
     if src == dst:
         return
-    values = {}
-    for status, delta in ((src, -1), (dst, +1)):
-        if status is not None:
-            column = getattr(Post, _COUNT_COLUMNS[status])
-            values[_COUNT_COLUMNS[status]] = column + delta
-    db.session.execute(update(Post).where(Post.id == post_id).values(**values))
+    db.session.execute(_count_statement(src, dst), {"post_id": post_id})
     deltas = {status: delta for status, delta in ((src, -1), (dst, +1)) if status is not None}
     add_to_counters(db.session.connection(), CommentTally.__table__, "status", "count", deltas)
 

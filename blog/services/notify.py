@@ -129,6 +129,8 @@ def comment_posted(comment: Comment) -> None:
     from blog.services.settings import discussion_settings
     from blog.services.threads import comment_path
 
+    if not current_app.config.get("MAIL_SERVER"):
+        return  # nothing would be sent: skip finding recipients and writing the message
     try:
         settings = discussion_settings()
         post_title = comment.post.title

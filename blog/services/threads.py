@@ -240,14 +240,17 @@ def page_of(comment: Comment, settings: DiscussionSettings) -> int | None:
     return number
 
 
-def comment_paths(comments: Sequence[Comment], settings: DiscussionSettings) -> dict[int, str]:
+def comment_paths(
+    comments: Sequence[Comment], settings: DiscussionSettings, post: Any = None
+) -> dict[int, str]:
     """Where each comment is shown: its post's address, with ``?cpage=N`` when comments are
-    paged (so a link from a mail or a feed finds it), and ``#comment-ID``."""
+    paged (so a link from a mail or a feed finds it), and ``#comment-ID``. ``post``, when
+    given, is the post of them all (saves loading it)."""
     from blog.templating import post_path
 
     paths: dict[int, str] = {}
     for comment in comments:
-        path = post_path(comment.post)
+        path = post_path(post if post is not None else comment.post)
         number = page_of(comment, settings)
         if number is not None:
             path += f"?cpage={number}"
@@ -255,8 +258,8 @@ def comment_paths(comments: Sequence[Comment], settings: DiscussionSettings) -> 
     return paths
 
 
-def comment_path(comment: Comment, settings: DiscussionSettings) -> str:
-    return comment_paths([comment], settings)[comment.id]
+def comment_path(comment: Comment, settings: DiscussionSettings, post: Any = None) -> str:
+    return comment_paths([comment], settings, post)[comment.id]
 
 
 # --- keeping thread ids -----------------------------------------------------------------
