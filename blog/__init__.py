@@ -151,10 +151,12 @@ def _init_page_cache(app: Flask) -> None:
     from blog.comments.views import OWN_COMMENTS_COOKIE, REMEMBER_COOKIES
     from blog.extensions import db
     from blog.services import comment_html
+    from blog.services import comments as comment_service
 
     with app.app_context():
         engine = db.engine
     comment_html.register(db.session)
+    comment_service.register(db.session)
     pagecache.init_app(app, engine, db.session, (OWN_COMMENTS_COOKIE, *REMEMBER_COOKIES))
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, event, false, func, insert, or_, select, update
 from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
 
 from blog import pagecache
@@ -499,6 +499,24 @@ def _count_statement(src: CommentStatus | None, dst: CommentStatus | None) -> An
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _posts_deleted(session: Any, flush_context: Any, instances: Any) -> None:
+    """A post deleted takes its comments with it (ON DELETE CASCADE, in the database): take
+    them out of the tallies, from the post's own counts, which are kept exact."""
+    deltas: dict[CommentStatus, int] = {}
+    for post in session.deleted:
+        if isinstance(post, Post):
+            for status, column in _COUNT_COLUMNS.items():
+                deltas[status] = deltas.get(status, 0) - (getattr(post, column) or 0)
+    if deltas:
+        add_to_counters(session.connection(), CommentTally.__table__, "status", "count", deltas)
+
+
+def register(session: Any) -> None:
+    """Attach the hook keeping the tallies through post deletions, once per process."""
+    if not event.contains(session, "before_flush", _posts_deleted):
+        event.listen(session, "before_flush", _posts_deleted)
 
 
 def _count_move(post_id: int, src: CommentStatus | None, dst: CommentStatus | None) -> None:

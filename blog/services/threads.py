@@ -329,10 +329,13 @@ def rethread_post(post_id: int) -> None:
     session.flush()
     table = Comment.__table__
     rows = session.execute(
-        select(table.c.id, table.c.parent_id, table.c.status, table.c.thread_id)
-        .where(table.c.post_id == post_id)
-        .order_by(table.c.created_at, table.c.id)
+        select(
+            table.c.id, table.c.parent_id, table.c.status, table.c.thread_id, table.c.created_at
+        ).where(table.c.post_id == post_id)
     ).all()
+    # Oldest first, as the page shows them (where a cycle is cut depends on it); sorted here,
+    # as no index orders a post's comments of every status.
+    rows.sort(key=lambda row: (row.created_at, row.id))
     wanted = thread_ids(
         [(row.id, row.parent_id, row.status == CommentStatus.APPROVED) for row in rows]
     )
