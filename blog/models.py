@@ -28,7 +28,6 @@ from sqlalchemy import (
     and_,
     func,
     or_,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -316,14 +315,10 @@ class Comment(db.Model):
     __table_args__ = (
         # The post page: one query for a post's approved comments in order.
         Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
-        # A page of a post's threads (comment paging): its top-level comments in order...
+        # A page of a post's threads (comment paging): its top-level comments in order
+        # (thread_id IS NULL), counted and cut into pages from this index alone...
         Index(
-            "ix_comments_post_threads",
-            "post_id",
-            "created_at",
-            "id",
-            sqlite_where=text("status = 'approved' AND thread_id IS NULL"),
-            postgresql_where=text("status = 'approved' AND thread_id IS NULL"),
+            "ix_comments_post_threads", "post_id", "status", "thread_id", "created_at", "id"
         ),
         # ...and the replies in those threads.
         Index("ix_comments_thread_status", "thread_id", "status"),

@@ -23,8 +23,13 @@ def add_to_counters(
     connection: Any, table: Table, key: str, column: str, deltas: Mapping[Any, int]
 ) -> None:
     """``column += delta`` for the row of each key in ``deltas``; a missing row is created
-    holding its delta. One statement (an upsert) on SQLite and PostgreSQL."""
-    rows = [{key: name, column: delta} for name, delta in deltas.items() if delta]
+    holding its delta. One statement (an upsert) on SQLite and PostgreSQL.
+
+    Rows are written in the order of their keys, so two transactions touching the same rows
+    (an approval: pending then approved; an unapproval: approved then pending) lock them in
+    the same order and cannot deadlock each other on PostgreSQL.
+    """
+    rows = [{key: name, column: delta} for name, delta in sorted(deltas.items()) if delta]
     if not rows:
         return
     dialect = connection.dialect.name

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from comment_helpers import (
     add_comment,
     by_id,
@@ -413,3 +414,23 @@ def test_a_comment_moved_between_hidden_statuses_keeps_pages_valid(
     hits = cache_of(app).store.hits
     read(client, post[1])
     assert cache_of(app).store.hits == hits + 1
+
+
+def test_only_a_change_fragments_show_renders_them_again(app: Flask, post) -> None:
+    """Saving other settings leaves the stored comments alone (no pass over the table)."""
+    add_comment(app, post[0], "Stays as it is.")
+    sent: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        set_discussion(app, comment_max_links=3, show_avatars=True)
+        assert not [s for s in sent if "fragment_key" in s]
+        set_discussion(app, show_avatars=False)
+        assert [s for s in sent if "fragment_key" in s]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
@@ -166,10 +166,3 @@ def refresh_all(session: Session) -> int:
         log.info("rendered %d comment fragments again for %s", total, context.key)
     return total
 
-
-def changes_fragments(before: Mapping[str, str], after: Mapping[str, str]) -> bool:
-    """Whether a settings change alters what fragments show (time zone, avatars)."""
-    return any(
-        before.get(name) != after.get(name)
-        for name in ("timezone", "show_avatars")
-    )

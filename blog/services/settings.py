@@ -136,7 +136,7 @@ def comment_whitelist_text() -> str:
 def save(values: Mapping[str, str]) -> None:
     from blog.services import comment_html
 
-    before = dict(_stored())
+    before = comment_html.current_context()
     for key, value in values.items():
         row = db.session.get(Setting, key)
         if row is None:
@@ -145,7 +145,7 @@ def save(values: Mapping[str, str]) -> None:
             row.value = value
     db.session.commit()
     _forget()
-    if comment_html.changes_fragments(before, {**before, **values}):
+    if comment_html.current_context().key != before.key:
         # Committed first: pages are right at once (stale fragments render on the fly);
         # this brings the stored ones up to date for the fast path.
         comment_html.refresh_all(db.session)

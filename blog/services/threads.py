@@ -18,7 +18,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
     type_coerce,
@@ -33,9 +32,6 @@ from blog.moderation import CommentStatus, DiscussionSettings
 from blog.services.comment_html import current_context, facts
 from blog.tree import Node, build_tree, thread_ids
 
-# Spelled as a literal, not a bound parameter: SQLite (and PostgreSQL's generic plans) use
-# the partial index ix_comments_post_threads only for a query that repeats its condition.
-APPROVED = literal_column("'approved'")
 OWN_HELD_MAX = 50
 
 # Plain columns (no enum or time zone processing per row) read through the connection: a
@@ -74,7 +70,12 @@ class CommentPage:
 
 
 def _roots_clause(post_id: Any) -> Any:
-    return and_(Comment.post_id == post_id, Comment.status == APPROVED, Comment.thread_id.is_(None))
+    """A post's top-level threads of approved comments (ix_comments_post_threads)."""
+    return and_(
+        Comment.post_id == post_id,
+        Comment.status == CommentStatus.APPROVED,
+        Comment.thread_id.is_(None),
+    )
 
 
 # The post page runs these on every render; built once, here: on that path building a
@@ -90,23 +91,16 @@ _COUNTS = select(
     select(Post.comment_count).where(Post.id == bindparam("post_id")).scalar_subquery(),
 ).where(_roots_clause(bindparam("post_id")))
 _PAGE_ROOTS = (
-    select(Comment.id)
+    select(*_LEAN)
     .where(_roots_clause(bindparam("post_id")))
     .order_by(*_ORDER)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-_PAGE_ROWS = (
-    select(*_LEAN)
-    .where(
-        or_(
-            Comment.id.in_(bindparam("roots", expanding=True)),
-            Comment.thread_id.in_(bindparam("roots", expanding=True)),
-        ),
-        Comment.status == CommentStatus.APPROVED,
-    )
-    .order_by(*_ORDER)
-)
+# Every reply in those threads, whatever its status (ix_comments_thread_status, by thread
+# alone: with the status in the query too, SQLite may prefer the status index and read
+# every approved comment of the site); the held ones are dropped here.
+_PAGE_REPLIES = select(*_LEAN).where(Comment.thread_id.in_(bindparam("roots", expanding=True)))
 _OWN_HELD = select(*_LEAN).where(
     Comment.post_id == bindparam("post_id"),
     Comment.id.in_(bindparam("ids", expanding=True)),
@@ -125,7 +119,8 @@ def _rows(query: Any, values: dict[str, Any]) -> list[Any]:
 
 
 def _with_own(rows: list[Any], own: list[Any]) -> list[Any]:
-    """``rows`` (oldest first) with the viewer's held comments put in their place."""
+    """``rows`` (oldest first) with ``own`` (the viewer's held comments, or a page's
+    replies) put in their place."""
     if not own:
         return rows
     return sorted([*rows, *own], key=lambda row: (row.created_key, row.id))
@@ -174,13 +169,17 @@ def comment_page(
         count = max(1, -(-threads_total // per_page))
         default = count if settings.default_comments_page == "newest" else 1
         number = requested if requested is not None and 1 <= requested <= count else default
-        root_ids = list(
-            connection.scalars(
-                _PAGE_ROOTS,
-                {"post_id": post.id, "limit": per_page, "offset": (number - 1) * per_page},
-            )
+        roots = _rows(
+            _PAGE_ROOTS,
+            {"post_id": post.id, "limit": per_page, "offset": (number - 1) * per_page},
         )
-        rows = _rows(_PAGE_ROWS, {"roots": root_ids}) if root_ids else []
+        root_ids = [row.id for row in roots]
+        replies = [
+            row
+            for row in (_rows(_PAGE_REPLIES, {"roots": root_ids}) if root_ids else [])
+            if row.status == CommentStatus.APPROVED
+        ]
+        rows = _with_own(roots, replies)
         own = [
             row
             for row in _own_held(post.id, own_ids)

@@ -57,7 +57,7 @@ def upgrade():
         batch_op.drop_index(batch_op.f('ix_comments_ip'))
         batch_op.create_index('ix_comments_ip_created', ['ip', 'created_at'], unique=False)
         batch_op.create_index('ix_comments_post_content_hash', ['post_id', 'content_hash'], unique=False)
-        batch_op.create_index('ix_comments_post_threads', ['post_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status = 'approved' AND thread_id IS NULL"), postgresql_where=sa.text("status = 'approved' AND thread_id IS NULL"))
+        batch_op.create_index('ix_comments_post_threads', ['post_id', 'status', 'thread_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_comments_thread_status', ['thread_id', 'status'], unique=False)
     op.create_index('ix_comments_email_lower', 'comments', [sa.text('lower(email)'), 'status', 'created_at'], unique=False)
 
@@ -132,7 +132,7 @@ def downgrade():
 
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.drop_index('ix_comments_thread_status')
-        batch_op.drop_index('ix_comments_post_threads', sqlite_where=sa.text("status = 'approved' AND thread_id IS NULL"), postgresql_where=sa.text("status = 'approved' AND thread_id IS NULL"))
+        batch_op.drop_index('ix_comments_post_threads')
         batch_op.drop_index('ix_comments_post_content_hash')
         batch_op.drop_index('ix_comments_ip_created')
         batch_op.create_index(batch_op.f('ix_comments_ip'), ['ip'], unique=False)
