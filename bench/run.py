@@ -160,34 +160,23 @@ class Site:
         }
         self.env.pop("FLASK_PAGE_CACHE", None)
 
-    def flask(self, *args: str) -> str:
+    def _run(self, command: list[str]) -> str:
         result = subprocess.run(  # noqa: S603
-            [str(BIN / "flask"), "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
 
+    def flask(self, *args: str) -> str:
+        return self._run([str(BIN / "flask"), "--app", "app", *args])
+
     def python(self, code: str) -> str:
+        """Run ``code`` inside the site's app context."""
         script = "from app import app\nwith app.app_context():\n" + "\n".join(
             "    " + line for line in code.strip().splitlines()
         )
-        result = subprocess.run(  # noqa: S603
-            [str(BIN / "python"), "-c", script],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"python failed:\n{result.stdout}{result.stderr}")
-        return result.stdout
+        return self._run([str(BIN / "python"), "-c", script])
 
     def serve(self, page_cache: bool) -> contextlib.AbstractContextManager[Server]:
         return gunicorn("app:app", {**self.env, "FLASK_PAGE_CACHE": json.dumps(page_cache)})
@@ -288,7 +277,7 @@ def report(results: list[Result], machine: str) -> None:
         mark = "ok" if r.ok else "MISSED"
         print(
             f"{r.name:{width}}  {r.rate:8.0f}  {r.reference:8.0f}  {r.ratio:6.2f}  "
-            f">= {r.target:<4} {mark:6}  {r.reference_name}{('  ' + r.note) if r.note else ''}"
+            f">= {r.target:<4.2f} {mark:6}  {r.reference_name}{('  ' + r.note) if r.note else ''}"
         )
     missed = [r.name for r in results if not r.ok]
     print()

@@ -32,17 +32,21 @@ def shown_ids(html: str) -> list[int]:
     return [int(n) for n in re.findall(r'<article id="comment-(\d+)"', html)]
 
 
+def approved(post_id: int) -> list[Comment]:
+    """Every approved comment of the post, oldest first (inside an app context)."""
+    return list(
+        db.session.scalars(
+            db.select(Comment)
+            .where(Comment.post_id == post_id, Comment.status == CommentStatus.APPROVED)
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
 def expected_pages(app: Flask, post_id: int, per_page: int) -> list[list[int]]:
     """Every comment page as blog.tree cuts it from all the approved comments."""
     with app.app_context():
-        rows = list(
-            db.session.scalars(
-                db.select(Comment)
-                .where(Comment.post_id == post_id, Comment.status == CommentStatus.APPROVED)
-                .order_by(Comment.created_at, Comment.id)
-            )
-        )
-        nodes = build_tree(rows, max_depth=discussion_settings().max_depth)
+        nodes = build_tree(approved(post_id), max_depth=discussion_settings().max_depth)
         count = max(1, -(-len(nodes) // per_page))
         return [
             [n.id for n in iter_flat(paginate_threads(nodes, per_page, number, False).nodes)]
@@ -100,14 +104,7 @@ def test_every_comment_links_to_the_page_it_is_on(app: Flask, admin: str) -> Non
     post_id, _ = create_post(app, admin, title="Links")
     ids = random_thread(app, post_id, random.Random(7), 30)
     with app.app_context():
-        rows = list(
-            db.session.scalars(
-                db.select(Comment)
-                .where(Comment.post_id == post_id, Comment.status == CommentStatus.APPROVED)
-                .order_by(Comment.created_at, Comment.id)
-            )
-        )
-        nodes = build_tree(rows, max_depth=5)
+        nodes = build_tree(approved(post_id), max_depth=5)
         settings = discussion_settings()
         for comment_id in ids:
             comment = db.session.get(Comment, comment_id)

@@ -104,13 +104,14 @@ def register(session: Any) -> None:
 # --- rendering again when the settings change -------------------------------------------
 
 
-def refresh(connection: Connection, context: RenderContext, limit: int | None = None) -> int:
-    """Render again every fragment not made under ``context``, in batches; how many.
-
-    Batches are keyed by id, so a run can stop (``limit``) and a later one carries on.
+def refresh(
+    connection: Connection, context: RenderContext, limit: int | None = None, after: int = 0
+) -> tuple[int, int]:
+    """Render again every fragment not made under ``context`` (ids above ``after``), in
+    batches of ids; how many, and the last id seen, where a later call (``limit``) goes on.
     """
     table = Comment.__table__
-    done, last_id = 0, 0
+    done, last_id = 0, after
     while limit is None or done < limit:
         size = _BATCH if limit is None else min(_BATCH, limit - done)
         rows = connection.execute(
@@ -149,15 +150,15 @@ def refresh(connection: Connection, context: RenderContext, limit: int | None = 
         )
         done += len(rows)
         last_id = rows[-1].id
-    return done
+    return done, last_id
 
 
 def refresh_all(session: Session) -> int:
     """Render again, committing batch by batch, what the current settings made stale."""
     context = current_context()
-    total = 0
+    total = last_id = 0
     while True:
-        done = refresh(session.connection(), context, limit=_BATCH)
+        done, last_id = refresh(session.connection(), context, limit=_BATCH, after=last_id)
         session.commit()
         total += done
         if done < _BATCH:
