@@ -15,6 +15,7 @@ import html
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from html.parser import HTMLParser
 from types import MappingProxyType
@@ -29,11 +30,14 @@ __all__ = [
     "ALLOWED_PROTOCOLS",
     "AUTHOR_WHITELIST",
     "DEFAULT_COMMENT_WHITELIST",
+    "COMMENT_MARKUP_LIMITS",
     "CommentSanitizer",
+    "MarkupLimits",
     "Whitelist",
     "allowed_tags_line",
     "count_links",
     "format_whitelist",
+    "markup_problems",
     "parse_whitelist",
     "plain_text",
     "render_markdown",
@@ -687,6 +691,80 @@ def sanitize_comment(text: str, whitelist: Whitelist = DEFAULT_COMMENT_WHITELIST
     """``CommentSanitizer(whitelist).clean(text)``, reusing one sanitizer per whitelist."""
     key = tuple(sorted((tag, tuple(sorted(attrs))) for tag, attrs in whitelist.items()))
     return _sanitizer_for(key).clean(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Bounds on what the parser is given
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkupLimits:
+    """How much markup one text may hold before it is refused unparsed.
+
+    html5lib's work grows with more than the length: an end tag scans the stack of open
+    elements, misnested formatting elements are rebuilt at every paragraph, and each ``<``,
+    ``&``, line break and bare link is a step or a token of its own. Within these limits a
+    65,525-character comment sanitizes in a bounded number of steps (tests/test_sanitize_
+    limits.py counts them); past them it is refused with the limit named, before any parse.
+    """
+
+    tags: int = 1000  # "<" characters: every tag starts with one, and each costs a token
+    depth: int = 50  # elements open inside one another
+    entities: int = 1000  # "&" characters
+    line_breaks: int = 1000
+    links: int = 200  # bare addresses the linkifier would turn into links
+
+
+COMMENT_MARKUP_LIMITS = MarkupLimits()
+
+_TAG_OPEN_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+_BARE_LINK_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+     "source", "track", "wbr"}
+)  # fmt: skip
+
+
+def _nesting_depth(text: str, stop_at: int) -> int:
+    """How deep elements nest, the way a parser's stack of open elements grows: an end tag
+    closes up to the nearest open element of its name and is ignored when there is none.
+    Stops counting past ``stop_at``, so the scan itself stays linear."""
+    stack: list[str] = []
+    deepest = 0
+    for match in _TAG_OPEN_RE.finditer(text):
+        name = match.group(2).lower()
+        if name in _VOID_TAGS:
+            continue
+        if match.group(1):
+            if name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name) :]
+            continue
+        stack.append(name)
+        deepest = max(deepest, len(stack))
+        if deepest > stop_at:
+            break
+    return deepest
+
+
+def markup_problems(text: str, limits: MarkupLimits = COMMENT_MARKUP_LIMITS) -> list[str]:
+    """What in ``text`` passes ``limits``, in words for the writer (empty when nothing)."""
+    problems = []
+    for count, limit, what in (
+        (text.count("<"), limits.tags, "“<” characters (each HTML tag has one)"),
+        (text.count("&"), limits.entities, "“&” characters (each entity has one)"),
+        (text.count("\n"), limits.line_breaks, "line breaks"),
+        (len(_BARE_LINK_RE.findall(text)), limits.links, "web addresses"),
+    ):
+        if count > limit:
+            problems.append(f"has {count:,} {what}; the limit is {limit:,}")
+    if not problems:
+        depth = _nesting_depth(text, limits.depth)
+        if depth > limits.depth:
+            problems.append(
+                f"nests HTML elements more than {limits.depth} deep; the limit is {limits.depth}"
+            )
+    return problems
 
 
 class _LinkCounter(HTMLParser):
