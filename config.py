@@ -63,6 +63,10 @@ class Default:
     # Absolute base for links in emails and feeds when not in a request.
     SITE_URL = "http://127.0.0.1:5000"
 
+    # Seconds a post's Markdown may take to render (saving, previewing); past it the body is
+    # refused with this limit named. A helper process does the work and is killed past it.
+    MARKDOWN_TIME_LIMIT = 1.0
+
     # The readers' page cache (README, "Performance"): anonymous pages kept rendered in each
     # process, checked against versions every process sees on every request.
     PAGE_CACHE = True

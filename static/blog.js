@@ -109,10 +109,13 @@
           signal: inFlight.signal,
         });
         if (!response.ok) {
+          // 422: the server says why (a body too complex to render in time); plain text.
+          const reason = response.status === 422 ? await response.text() : "";
           throw new Error(
-            response.status === 413
-              ? "The post is too long to preview."
-              : `The preview could not be updated (error ${response.status}).`,
+            reason ||
+              (response.status === 413
+                ? "The post is too long to preview."
+                : `The preview could not be updated (error ${response.status}).`),
           );
         }
         const html = await response.text();

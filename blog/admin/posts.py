@@ -15,7 +15,6 @@ from blog.decorators import permission_required
 from blog.extensions import db
 from blog.models import Permission, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
-from blog.sanitize import render_markdown
 from blog.services import ServiceError
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
@@ -109,7 +108,12 @@ def _editor(post: Post | None):
     action = request.form.get("action", "draft")
     if action == "preview" or not form.validate_on_submit():
         # Nothing saved: the page comes back with what was typed and the preview.
-        preview = render_markdown(form.body.data or "") if action == "preview" else None
+        preview = None
+        if action == "preview":
+            try:
+                preview = post_service.render_body(form.body.data or "")
+            except ServiceError as exc:
+                form.body.errors = [*form.body.errors, exc.message]
         status = 200 if action == "preview" and not form.errors else 400
         return render_template("admin/edit.html", form=form, post=post, preview=preview), status
     try:
@@ -176,4 +180,8 @@ def preview():
     body = request.form.get("body", "")
     if len(body) > post_service.BODY_MAX:
         abort(413)
-    return render_markdown(body), 200, {"Content-Type": "text/html; charset=utf-8"}
+    try:
+        return post_service.render_body(body), 200, {"Content-Type": "text/html; charset=utf-8"}
+    except ServiceError as exc:
+        # The editor's script shows this as text where the preview would be.
+        return exc.message, 422, {"Content-Type": "text/plain; charset=utf-8"}

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Select, bindparam, false, func, literal, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -31,6 +32,7 @@ from blog.models import (
 from blog.sanitize import render_markdown, summary
 from blog.services import Forbidden, ServiceError
 from blog.text import bad_characters, like_pattern
+from blog.timebox import TimeBox, TimedOut, TooDeep
 
 TITLE_MAX = 300
 SLUG_MAX = 200
@@ -203,6 +205,37 @@ def automatic_excerpt(body_html: str) -> str:
     return summary(body_html, limit=EXCERPT_WORDS_CHARS)
 
 
+_renderers: dict[float, TimeBox] = {}
+
+
+def render_body(body: str) -> str:
+    """A post's Markdown as clean HTML, within ``MARKDOWN_TIME_LIMIT`` seconds (a helper
+    process does the work and is killed past it); ServiceError naming the limit otherwise.
+
+    Every render of a post goes through here: saving, the API, the CLI and the preview the
+    editor asks for as the author types, so no body can hold a worker.
+    """
+    seconds = float(current_app.config.get("MARKDOWN_TIME_LIMIT", 1.0))
+    box = _renderers.get(seconds)
+    if box is None:
+        box = _renderers[seconds] = TimeBox(render_markdown, seconds)
+    try:
+        return box(body)
+    except TimedOut:
+        raise ServiceError(
+            f"The body takes longer than {seconds:g} s to render (the limit), so it cannot be "
+            "previewed or saved as it is. Long runs of unmatched [ or ( or of raw HTML are the "
+            "usual cause: remove or escape them (\\[) and try again.",
+            field="body",
+        ) from None
+    except TooDeep:
+        raise ServiceError(
+            "The body nests lists or quotes too deeply to render, so it cannot be previewed "
+            "or saved as it is. Flatten it and try again.",
+            field="body",
+        ) from None
+
+
 def custom_excerpt(post: Post) -> str:
     """The excerpt the author typed, or "" when it is the automatic one.
 
@@ -215,7 +248,7 @@ def custom_excerpt(post: Post) -> str:
 def _apply(post: Post, data: PostInput) -> None:
     post.title = data.title.strip()
     post.body = data.body
-    post.body_html = render_markdown(data.body)
+    post.body_html = render_body(data.body)
     post.excerpt = data.excerpt.strip() or automatic_excerpt(post.body_html)
     post.type = data.type
     wanted = data.slug.strip() or (post.slug if post.id else post.title)

@@ -8,7 +8,7 @@ import pytest
 from conftest import create_user
 from playwright.sync_api import expect
 
-from tests.browser.helpers import log_in
+from tests.browser.helpers import SCREENSHOTS, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,3 +64,21 @@ def test_write_preview_and_publish(live_app, new_session):
     expect(body.locator("pre code")).to_contain_text('print("hello")')
     expect(body.locator("script")).to_have_count(0)
     assert admin.dialogs == [] and admin.errors == []
+
+
+def test_a_body_too_slow_to_render_says_so_in_the_preview(live_app, new_session):
+    """The live preview of a pathological body: the refusal, not a stuck editor."""
+    create_user(live_app, "writer", "author")
+    writer = new_session()
+    page = writer.page
+    log_in(page, "writer")
+    page.goto("/admin/posts/new")
+    page.fill("#title", "Brackets")
+    page.locator("#body").fill("[" * 20000)
+    note = page.locator("#preview .preview-error")
+    expect(note).to_contain_text("to render (the limit)", timeout=15_000)
+    page.screenshot(path=str(SCREENSHOTS / "preview-too-slow.png"), full_page=False)
+    # The editor still works: a plain body previews again.
+    page.locator("#body").fill("Back to *normal*.")
+    expect(page.locator("#preview em")).to_have_text("normal")
+    assert writer.dialogs == [] and writer.errors == []
