@@ -437,7 +437,8 @@ def test_delete_permanently_is_for_admins(app: Flask, admin_client: FlaskClient,
     rows = [r for r in log_rows(app) if r.action == "delete"]
     assert len(rows) == 1
     assert (rows[0].from_status, rows[0].to_status) == (SPAM, None)
-    assert rows[0].reason == "deleted permanently by admin"
+    # The row is gone, so the log names the comment it was.
+    assert rows[0].reason == f"comment {parent} deleted permanently by admin"
 
 
 def test_edit_resanitizes_and_logs(app: Flask, admin_client: FlaskClient, post) -> None:

@@ -7,6 +7,7 @@ through ``set_status`` so that it is logged and the post's comment count stays r
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, event, false, func, insert, or_, select, update
-from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
+from sqlalchemy import Select, bindparam, event, false, func, insert, or_, select, text, update
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.orm import attributes, contains_eager, make_transient_to_detached, selectinload
 
 from blog import pagecache
 from blog.extensions import db
@@ -166,6 +168,37 @@ def latest_approved(limit: int, post: Post | None = None) -> list[Comment]:
     return list(db.session.scalars(query))
 
 
+def _one_at_a_time(post_id: int, ip: str, email: str) -> None:
+    """Hold off other submissions that the duplicate and flood rules compare with this one
+    until this one commits, so that twenty identical forms sent at once store one comment.
+
+    SQLite: take the database's write lock now (BEGIN IMMEDIATE) instead of at the first
+    write, after the checks; writes there are one at a time anyway. PostgreSQL: transaction
+    advisory locks on the post, the address and the email, taken in one order.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        names = [
+            f"post:{post_id}",
+            *([f"ip:{ip}"] if ip else []),
+            *([f"email:{email}"] if email else []),
+        ]
+        for key in sorted(_lock_key(name) for name in names):
+            connection.execute(_ADVISORY_LOCK, {"key": key})
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit number for ``name`` (PostgreSQL's advisory lock keys)."""
+    digest = hashlib.blake2b(f"blog-comment:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 # A comment POST asks these of every commenter; built once, here: building a statement
 # costs more than running it. A missing value is bound as NULL, which matches nothing.
 _COUNTS_BY_EMAIL = (
@@ -307,6 +340,7 @@ def submit(
     context = post_context(post, parent, now)
     if data.parent_id and parent is None:
         context = dataclasses.replace(context, parent_ok=False)
+    _one_at_a_time(post.id, data.ip, data.email.lower())
     history = _history(data, user, post, now)
     candidate = CommentCandidate(
         content=data.content,
@@ -329,6 +363,7 @@ def submit(
     if not refusals and not html.strip():
         refusals.append(Refusal("comment", "Please type a comment."))
     if refusals:
+        db.session.rollback()  # let the next submitter in at once
         # Not "fix the form" but "not here": the post takes no comments (closed by hand or
         # by age, unpublished) or only from logged-in users.
         barred = (
@@ -609,6 +644,14 @@ def _status_before(comment: Comment, current: CommentStatus) -> CommentStatus:
     return CommentStatus.PENDING
 
 
+_MOVE = (
+    update(Comment.__table__)
+    .where(Comment.__table__.c.id == bindparam("b_id"))
+    .where(Comment.__table__.c.status == bindparam("b_src"))
+    .values(status=bindparam("b_dst"), updated_at=bindparam("b_at"))
+)
+
+
 def set_status(
     comment: Comment,
     dst: CommentStatus,
@@ -616,16 +659,36 @@ def set_status(
     action: str,
     reason: str = "",
 ) -> bool:
-    """Move a comment, log who/when/from/to/why, keep the post's count. False if no change."""
+    """Move a comment, log who/when/from/to/why, keep the counts. False if no change.
+
+    The row moves only from the status this request read (UPDATE ... WHERE status = it):
+    when the queue, a bulk action and the API approve the same comment at once, one of
+    them moves it, and only that one counts it, logs it and sends its mail.
+    """
     src = CommentStatus(comment.status)
     if src == dst:
         return False
     if not can_transition(src, dst):
         raise ServiceError(f"A comment cannot go from {src.value} to {dst.value}.")
-    comment.status = dst
-    comment.updated_at = utcnow()
+    now = utcnow()
+    shown = CommentStatus.APPROVED in (src, dst)
+    moved = db.session.execute(
+        _MOVE,
+        {"b_id": comment.id, "b_src": src, "b_dst": dst, "b_at": now},
+        execution_options={
+            "page_cache_keys": (post_key(comment.post_id), COMMENTS) if shown else ()
+        },
+    )
+    if moved.rowcount != 1:
+        db.session.expire(comment)  # someone else moved it first: read what it is now
+        return False
+    attributes.set_committed_value(comment, "status", dst)
+    attributes.set_committed_value(comment, "updated_at", now)
+    context = comment_html.current_context()
+    comment.fragment_html = comment_html.render(comment, context)  # the held note comes or goes
+    comment.fragment_key = context.key
     _count_move(comment.post_id, src, dst)
-    if CommentStatus.APPROVED in (src, dst):
+    if shown:
         # Its replies join its thread, or start threads of their own.
         threads.rethread_below(comment)
     if actor is not None and reason == "":
@@ -668,7 +731,10 @@ def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, in
         done = 0
         for comment in comments:
             if actor.can(Permission.MANAGE_USERS):
-                delete_permanently(comment, actor, commit=False)
+                try:
+                    delete_permanently(comment, actor, commit=False)
+                except NotFound:
+                    continue  # deleted meanwhile by someone else: skipped
                 done += 1
         db.session.commit()
         return done, len(ids) - done
@@ -699,7 +765,11 @@ def _load(ids: Sequence[int]) -> list[Comment]:
         return []
     return list(
         db.session.scalars(
-            select(Comment).where(Comment.id.in_(ids)).options(selectinload(Comment.post))
+            select(Comment)
+            .where(Comment.id.in_(ids))
+            .options(selectinload(Comment.post))
+            # In id order: two bulk actions at once lock rows in the same order (PostgreSQL).
+            .order_by(Comment.id)
         )
     )
 
@@ -745,42 +815,65 @@ def undo_last(comment: Comment, actor: User) -> ModerationLog:
     last = _last_undoable([comment]).get(comment.id)
     if last is None:
         raise ServiceError("There is no change of this comment's status to undo.", status=409)
-    set_status(
+    undone = set_status(
         comment,
         CommentStatus(last.from_status),
         actor,
         "undo",
         f"undid “{ACTION_LABELS.get(last.action, last.action)}” by {actor.name}",
     )
+    if not undone:
+        raise ServiceError("The comment was moved meanwhile; reload to see where.", status=409)
     last.undone = True
     db.session.commit()
     return last
 
 
 def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> None:
+    """Delete a comment for good; its replies move up to its parent. NotFound when it is
+    already gone (another request deleted it meanwhile)."""
     if not actor.can(Permission.MANAGE_USERS):
         raise Forbidden("Only administrators can delete comments for good.")
-    _count_move(comment.post_id, CommentStatus(comment.status), None)
-    _log(
-        comment,
-        CommentStatus(comment.status),
-        None,
-        actor,
-        "delete",
-        f"deleted permanently by {actor.name}",
-    )
-    # Replies stay, moved up to the deleted comment's parent so the thread holds together.
+    comment_id, post_id, parent_id = comment.id, comment.post_id, comment.parent_id
+    keys = {"page_cache_keys": (post_key(post_id), COMMENTS)}
+    # Replies first (the database would otherwise detach them), then the row itself, by
+    # one statement that says whether it was still there, and in what status.
     db.session.execute(
-        update(Comment)
-        .where(Comment.parent_id == comment.id)
-        .values(parent_id=comment.parent_id)
-        .execution_options(page_cache_keys=(post_key(comment.post_id), COMMENTS))
+        _REPARENT, {"b_id": comment_id, "b_parent": parent_id}, execution_options=keys
     )
-    post_id = comment.post_id
-    db.session.delete(comment)
+    gone = db.session.execute(_DELETE, {"b_id": comment_id}, execution_options=keys).first()
+    db.session.expunge(comment)
+    if gone is None:
+        # Its replies were moved up by whoever deleted it; nothing was written here.
+        raise NotFound("That comment was already deleted.")
+    src = CommentStatus(gone.status)
+    _count_move(post_id, src, None)
+    db.session.add(
+        ModerationLog(
+            comment_id=None,  # the row is gone; the reason names it
+            actor_id=actor.id,
+            action="delete",
+            from_status=src,
+            to_status=None,
+            reason=f"comment {comment_id} deleted permanently by {actor.name}",
+            created_at=utcnow(),
+        )
+    )
     threads.rethread_post(post_id)
     if commit:
         db.session.commit()
+
+
+_REPARENT = (
+    update(Comment.__table__)
+    .where(Comment.__table__.c.parent_id == bindparam("b_id"))
+    .values(parent_id=bindparam("b_parent"))
+)
+_DELETE = (
+    sa_delete(Comment.__table__)
+    .where(Comment.__table__.c.id == bindparam("b_id"))
+    .returning(Comment.__table__.c.status)
+)
 
 
 def edit(

@@ -1,0 +1,179 @@
+"""Requests that race: the rules hold when the same thing arrives many times at once.
+
+Each test serves the app on a real port (Werkzeug, a thread per request, each with its own
+database connection) and releases a burst of requests together with a barrier, then counts
+what the database holds: one comment for twenty identical forms, one approval (one count,
+one log row) for ten simultaneous approvals, one deletion and 404s for the rest. The same
+tests run on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from comment_helpers import add_comment, comment_data, set_discussion
+from conftest import create_post, create_user, make_app
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from blog.extensions import db
+from blog.models import Comment, CommentTally, ModerationLog, Post
+from blog.moderation import CommentStatus
+from blog.services.users import create_token, find_user
+
+BURST = 20
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        return None
+
+
+def request(url: str, data: bytes | None = None, method: str = "GET", **headers: str) -> int:
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, data, headers, method=method), timeout=30):
+            return 200
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def at_once(calls: list[Callable[[], int]]) -> Counter[int]:
+    """Run ``calls`` in threads released together; their status codes."""
+    barrier = threading.Barrier(len(calls))
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], int]) -> None:
+        barrier.wait(timeout=30)
+        status = call()
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == len(calls), "a request did not finish"
+    return Counter(results)
+
+
+def form(**fields: str | int) -> bytes:
+    return urllib.parse.urlencode(comment_data(**fields)).encode()
+
+
+@pytest.fixture
+def site(app: Flask, database_uri: str, tmp_path) -> Flask:
+    """An app with the real flood rule, posting allowed at once (no time trap)."""
+    served_app = make_app(database_uri, tmp_path / "served", COMMENT_FLOOD_SECONDS=60)
+    create_user(served_app, "admin", "admin")
+    return served_app
+
+
+def comments_of(app: Flask, post_id: int) -> list[Comment]:
+    with app.app_context():
+        return list(db.session.scalars(select(Comment).where(Comment.post_id == post_id)))
+
+
+def test_twenty_identical_forms_at_once_store_one_comment(site: Flask) -> None:
+    post_id, path = create_post(site, "admin", title="Twenty at once")
+    body = form(comment="Exactly once, please.")
+    with served(site) as base:
+        codes = at_once([lambda: request(base + path, body, "POST")] * BURST)
+    assert codes[303] == 1, codes
+    assert sum(codes.values()) == BURST and codes.keys() <= {303, 400, 409, 429}
+    assert len(comments_of(site, post_id)) == 1
+
+
+def test_the_flood_rule_holds_for_a_burst_from_one_address(site: Flask) -> None:
+    post_id, path = create_post(site, "admin", title="Flood")
+    bodies = [form(comment=f"Different {n}", email=f"r{n}@example.org") for n in range(BURST)]
+    with served(site) as base:
+        codes = at_once([lambda b=b: request(base + path, b, "POST") for b in bodies])
+    assert codes[303] == 1, codes
+    assert len(comments_of(site, post_id)) == 1
+
+
+def test_with_the_flood_rule_off_a_burst_is_all_taken(app: Flask, database_uri: str, tmp_path):
+    """Off means off: a comment stored by another request meanwhile is no flood."""
+    open_app = make_app(database_uri, tmp_path / "open", COMMENT_FLOOD_SECONDS=0)
+    create_user(open_app, "admin", "admin")
+    post_id, path = create_post(open_app, "admin", title="No flood rule")
+    bodies = [form(comment=f"Different {n}", email=f"r{n}@example.org") for n in range(BURST)]
+    with served(open_app) as base:
+        codes = at_once([lambda b=b: request(base + path, b, "POST") for b in bodies])
+    assert codes == Counter({303: BURST})
+    assert len(comments_of(open_app, post_id)) == BURST
+
+
+def _api(base: str, token: str, method: str, path: str, body: dict | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return request(base + "/api/v1" + path, data, method, **headers)
+
+
+def test_ten_approvals_at_once_count_log_and_notify_once(site: Flask, monkeypatch) -> None:
+    from blog.services import notify
+
+    told: list[int] = []
+    monkeypatch.setattr(notify, "comment_approved", lambda comment: told.append(comment.id))
+    set_discussion(site, comment_previously_approved=True)
+    post_id, _ = create_post(site, "admin", title="Approve me")
+    held = add_comment(site, post_id, "Waiting.", status=CommentStatus.PENDING)
+    with site.app_context():
+        token = create_token(find_user("admin"))
+    with served(site) as base:
+        codes = at_once(
+            [lambda: _api(base, token, "PATCH", f"/comments/{held}", {"status": "approved"})] * 10
+        )
+    assert codes == Counter({200: 10}), codes
+    with site.app_context():
+        assert db.session.get(Comment, held).status == CommentStatus.APPROVED
+        assert db.session.get(Post, post_id).comment_count == 1
+        assert db.session.get(Post, post_id).pending_count == 0
+        approvals = db.session.scalar(
+            select(func.count()).where(
+                ModerationLog.comment_id == held, ModerationLog.to_status == CommentStatus.APPROVED
+            )
+        )
+        assert approvals == 1
+        tallies = dict(db.session.execute(select(CommentTally.status, CommentTally.count)).all())
+        assert tallies[CommentStatus.APPROVED] == 1 and tallies[CommentStatus.PENDING] == 0
+    assert told == [held]
+
+
+def test_deleting_the_same_comment_at_once_is_one_deletion_and_404s(site: Flask) -> None:
+    post_id, _ = create_post(site, "admin", title="Delete me")
+    doomed = add_comment(site, post_id, "Going.")
+    with site.app_context():
+        token = create_token(find_user("admin"))
+    with served(site) as base:
+        codes = at_once([lambda: _api(base, token, "DELETE", f"/comments/{doomed}")] * 10)
+    assert codes[200] == 1 and codes[404] == 9, codes
+    with site.app_context():
+        assert db.session.get(Post, post_id).comment_count == 0
+        tallies = dict(db.session.execute(select(CommentTally.status, CommentTally.count)).all())
+        assert tallies[CommentStatus.APPROVED] == 0
