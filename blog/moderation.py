@@ -249,6 +249,9 @@ class CommentCandidate:
     parent_id: int | None = None
     # seconds between rendering the form and the POST (time trap); None when unknown
     seconds_to_fill: float | None = None
+    # no form was shown and nobody is logged in (an anonymous API client): the time trap
+    # has nothing to time, so such a comment waits for a moderator whatever else holds
+    sent_without_form: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,10 @@ class Refusal:
 
     field: str | None  # the CommentCandidate field it belongs to, or None for the whole form
     message: str
+    # "flood" (too soon after the last comment; ``retry_after`` seconds to wait) or
+    # "duplicate" (said already): WordPress answers those 429 and 409.
+    kind: str = ""
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -392,10 +399,14 @@ def check_allowed(
             Refusal(
                 None,
                 f"You are posting comments too quickly. Please wait {wait} {unit} and try again.",
+                kind="flood",
+                retry_after=wait,
             )
         )
     if history.has_identical_comment:
-        refusals.append(Refusal(None, "It looks as though you have already said that."))
+        refusals.append(
+            Refusal(None, "It looks as though you have already said that.", kind="duplicate")
+        )
     return refusals
 
 
@@ -474,6 +485,10 @@ def decide(
             )
         )
 
+    if candidate.sent_without_form and not history.is_logged_in:
+        found.append(
+            (CommentStatus.PENDING, "sent through the API without an account (no form to time)")
+        )
     if settings.comment_moderation:
         found.append((CommentStatus.PENDING, "every comment must be approved manually (setting)"))
     max_links = settings.comment_max_links

@@ -904,3 +904,36 @@ def test_docs_mention_every_path(client):
     text = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
     for path in document(client)["paths"]:
         assert path.split("{")[0].rstrip("/") in text
+
+
+def test_an_anonymous_api_comment_is_held_even_from_a_trusted_email(app, client, site):
+    """No form was shown, so nothing timed it: instant comments from scripts wait."""
+    from comment_helpers import add_comment
+
+    add_comment(app, site.posts["own"], "Earlier, approved.", email="old@example.org")
+    response = post_comment(
+        client, post=site.posts["own"], content="Instant.", author="Old", email="old@example.org"
+    )
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "pending"
+    with app.app_context():
+        stored = db.session.get(Comment, response.get_json()["id"])
+        assert "sent through the API without an account (no form to time)" in stored.reasons
+
+
+def test_api_comments_get_the_flood_and_duplicate_answers_of_the_form(
+    app, database_uri, tmp_path, site
+):
+    flooded = make_app(database_uri, tmp_path / "flood", COMMENT_FLOOD_SECONDS=60)
+    client = flooded.test_client()
+    fields = {"post": site.posts["own"], "author": "Al", "email": "al@example.org"}
+    assert post_comment(client, content="First.", **fields).status_code == 201
+    again = post_comment(client, content="Second.", **fields)
+    assert again.status_code == 429
+    assert 55 <= int(again.headers["Retry-After"]) <= 60
+    assert error_of(again)["code"] == "comment_refused"
+    plain = app.test_client()  # no flood rule in tests: the duplicate rule alone
+    same = {**fields, "email": "other@example.org", "author": "Other"}
+    assert post_comment(plain, content="Once only.", **same).status_code == 201
+    twice = post_comment(plain, content="Once only.", **same)
+    assert twice.status_code == 409 and "Retry-After" not in twice.headers

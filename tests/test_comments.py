@@ -975,16 +975,21 @@ def test_flood_is_refused_with_the_wordpress_message(custom_app, admin: str, pos
     client = app.test_client()
     assert post_comment(client, post[1], comment="First.").status_code == 303
     again = post_comment(client, post[1], comment="Second, too soon.", email="b@example.org")
-    assert again.status_code == 400
+    # WordPress's answer: 429, with how long to wait; the form keeps the text.
+    assert again.status_code == 429
+    assert 55 <= int(again.headers["Retry-After"]) <= 60
     assert "You are posting comments too quickly." in text(by_id(page(again), "comment-errors"))
+    assert "Second, too soon." in again.get_data(as_text=True)
     assert len(all_comments(app)) == 1
 
 
 def test_duplicate_is_refused(app: Flask, client: FlaskClient, path: str) -> None:
     assert post_comment(client, path, comment="Same words.").status_code == 303
     again = post_comment(client, path, comment="Same words.")
-    assert again.status_code == 400
+    assert again.status_code == 409  # WordPress's answer to a duplicate
+    assert "Retry-After" not in again.headers
     assert "already said that" in text(by_id(page(again), "comment-errors"))
+    assert "Same words." in again.get_data(as_text=True)
     # Someone else may say the same thing.
     other = post_comment(
         app.test_client(), path, comment="Same words.", author="Zed", email="zed@example.org"

@@ -502,7 +502,7 @@ NAME_REFUSALS = [
 ]
 LOGIN = Refusal(None, "You must log in to post a comment.")
 TOO_QUICK = "You are posting comments too quickly. Please wait {} and try again."
-DUPLICATE = Refusal(None, "It looks as though you have already said that.")
+DUPLICATE = Refusal(None, "It looks as though you have already said that.", kind="duplicate")
 BAD_PARENT = Refusal(None, "You can only reply to a published comment on this post.")
 
 
@@ -653,7 +653,13 @@ def test_check_allowed(
 def test_flood(since: float | None, flood: int, history: AuthorHistory, wait: str | None) -> None:
     history = replace(history, seconds_since_last_comment=since)
     refusals = check_allowed(CANDIDATE, history, POST, SETTINGS, Limits(flood_seconds=flood))
-    assert refusals == ([] if wait is None else [Refusal(None, TOO_QUICK.format(wait))])
+    if wait is None:
+        assert refusals == []
+    else:
+        seconds = int(wait.split()[0])
+        assert refusals == [
+            Refusal(None, TOO_QUICK.format(wait), kind="flood", retry_after=seconds)
+        ]
 
 
 # --- settings ----------------------------------------------------------------------------
@@ -856,3 +862,16 @@ def test_validate(changes: dict[str, object], messages: list[str]) -> None:
 def test_max_depth_for_the_tree(thread_comments: bool, depth: int, expected: int) -> None:
     settings = replace(SETTINGS, thread_comments=thread_comments, thread_comments_depth=depth)
     assert settings.max_depth == expected
+
+
+def test_a_comment_sent_without_a_form_by_nobody_logged_in_waits() -> None:
+    """The time trap has nothing to time for an API client: a guest's comment is held, even
+    from an email with approved comments; an account's is judged as usual."""
+    trusted = AuthorHistory(approved_count=3)
+    blind = replace(CANDIDATE, sent_without_form=True)
+    decision = decide(blind, trusted, POST, SETTINGS)
+    assert decision.status == CommentStatus.PENDING
+    assert decision.reasons == ("sent through the API without an account (no form to time)",)
+    assert decide(CANDIDATE, trusted, POST, SETTINGS).status == CommentStatus.APPROVED
+    member = replace(trusted, is_logged_in=True)
+    assert decide(blind, member, POST, SETTINGS).status == CommentStatus.APPROVED

@@ -153,7 +153,7 @@ def test_a_duplicate_is_refused_without_sanitizing_it_again(
     client = app.test_client()
     assert client.post(path, data=comment_data(comment="Once.")).status_code == 303
     assert len(counted_sanitizer) == 1
-    assert client.post(path, data=comment_data(comment="Once.")).status_code == 400
+    assert client.post(path, data=comment_data(comment="Once.")).status_code == 409
     assert len(counted_sanitizer) == 1
 
 

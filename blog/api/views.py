@@ -105,6 +105,9 @@ def service_error(exc: ServiceError):
         named = [r["field"] for r in extra["refusals"] if r["field"]]
         if named and "field" not in extra:
             extra["field"] = named[0]  # the first field to fix, as for any other error
+        if exc.retry_after:
+            body, status, headers = _error(exc.status, code, exc.message, **extra)
+            return body, status, {**headers, "Retry-After": str(exc.retry_after)}
     return _error(exc.status, code, exc.message, **extra)
 
 
@@ -472,6 +475,7 @@ def create_comment():
         ip=(request.remote_addr or "")[:45],
         user_agent=request.headers.get("User-Agent", "")[:255],
         seconds_to_fill=None,  # no form was shown, so there is nothing to time
+        sent_without_form=True,  # so an anonymous client's comment is held (moderation)
     )
     limits = Limits(flood_seconds=current_app.config["COMMENT_FLOOD_SECONDS"], min_fill_seconds=0)
     comment = comment_service.submit(

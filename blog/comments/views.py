@@ -194,7 +194,9 @@ def submit_comment(post: PostPage):
     try:
         comment = comment_service.submit(post, data, user, settings, comment_whitelist(), limits)
     except comment_service.CommentRefused as exc:
-        return _refused(post, form, exc.refusals, exc.status)
+        html, status = _refused(post, form, exc.refusals, exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        return html, status, headers
     notify.comment_posted(comment)
 
     response = make_response(redirect(threads.comment_path(comment, settings, post), 303))

@@ -63,8 +63,16 @@ class CommentRefused(ServiceError):
     """The comment may not be posted; ``refusals`` says why, per field."""
 
     def __init__(self, refusals: Sequence[Refusal], status: int = 400) -> None:
+        kinds = {r.kind for r in refusals}
+        if status == 400 and "flood" in kinds:
+            status = 429  # as WordPress: too soon, come back later
+        elif status == 400 and "duplicate" in kinds:
+            status = 409  # as WordPress: it is there already
         super().__init__(" ".join(r.message for r in refusals), status=status)
         self.refusals = list(refusals)
+        waits = [r.retry_after for r in refusals if r.retry_after]
+        #: Seconds to send as Retry-After (with a 429), or None.
+        self.retry_after = max(waits) if status == 429 and waits else None
 
 
 @dataclass
@@ -78,6 +86,7 @@ class CommentInput:
     user_agent: str = ""
     notify_on_approval: bool = False
     seconds_to_fill: float | None = None
+    sent_without_form: bool = False  # an API client: no form was shown to time
 
 
 def check_fields(data: CommentInput) -> list[Refusal]:
@@ -352,11 +361,12 @@ def submit(
         link_count=0,  # known once sanitized; the refusals below do not need it
         parent_id=data.parent_id,
         seconds_to_fill=data.seconds_to_fill,
+        sent_without_form=data.sent_without_form,
     )
     # The cheap refusals (closed, flood, duplicate, missing fields) come before the sanitizer,
     # the one expensive step: a comment sent again and again costs a few indexed lookups.
     refusals = [
-        Refusal("comment" if r.field == "content" else r.field, r.message)
+        dataclasses.replace(r, field="comment") if r.field == "content" else r
         for r in check_allowed(candidate, history, post=context, settings=settings, limits=limits)
     ]
     html = "" if refusals else sanitize_comment(data.content, whitelist)
