@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blog.extensions import db
@@ -31,7 +32,18 @@ def error_response(code: int, message: str, error_code: str | None = None):
     if wants_json():
         body = {"error": {"code": error_code or _code_name(code), "message": message}}
         return jsonify(body), code
-    return render_template("error.html", code=code, message=message), code
+    try:
+        return render_template("error.html", code=code, message=message), code
+    except Exception:  # noqa: BLE001 - the database down, a Host refused by TRUSTED_HOSTS
+        if code >= 500:
+            current_app.logger.exception("The %d page could not be rendered", code)
+        return _plain_page(code, message), code, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _plain_page(code: int, message: str) -> str:
+    """The error page when the site's own page cannot be made (no database, no URLs)."""
+    title = "Server error" if code >= 500 else f"Error {code}"
+    return f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
 
 
 def _code_name(code: int) -> str:
@@ -82,12 +94,4 @@ def register(app: Flask) -> None:
         # A failed statement leaves the transaction aborted (PostgreSQL refuses every query
         # after it), and the page itself reads the site settings: start clean first.
         db.session.rollback()
-        try:
-            return error_response(500, HINTS[500])
-        except Exception:  # the database may be down: a plain page beats a bare traceback
-            app.logger.exception("The 500 page could not be rendered")
-            body = (
-                "<!doctype html><title>Server error</title>"
-                f"<h1>Server error</h1><p>{HINTS[500]}</p>"
-            )
-            return body, 500, {"Content-Type": "text/html; charset=utf-8"}
+        return error_response(500, HINTS[500])

@@ -81,6 +81,10 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith(("/admin", "/login")):
             response.headers.setdefault("Cache-Control", "no-store")
+        elif request.endpoint != "static" and current_user.is_authenticated:
+            # Made for this user (drafts previewed at public addresses, their held comment):
+            # no shared cache may keep it.
+            response.headers.setdefault("Cache-Control", "private, no-store")
         if app.config.get("IS_PRODUCTION"):
             # Production cookies are Secure: tell browsers to come back over HTTPS only.
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -20,7 +20,8 @@ from blog.models import Comment, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
 
 A = "{http://www.w3.org/2005/Atom}"
-HOST = "http://localhost"
+# Absolute links come from SITE_URL (config.Default), never from the Host of the request.
+HOST = "http://127.0.0.1:5000"
 
 
 def _at(day: int, hour: int = 12) -> datetime:
@@ -491,3 +492,20 @@ def test_comment_links_carry_the_comment_page_when_comments_are_paged(
     # The links lead to the page that shows the comment.
     assert f'id="comment-{second}"' in client.get(f"{path}?cpage=2").get_data(as_text=True)
     assert f'id="comment-{second}"' not in client.get(f"{path}?cpage=1").get_data(as_text=True)
+
+
+def test_a_forged_host_changes_no_link_or_id(app, client, admin) -> None:
+    """Host: evil.test is answered with the site's own links and ids (SITE_URL)."""
+    create_post(app, admin, title="Hosted")
+    body = client.get("/feed/", headers={"Host": "evil.test"}).get_data(as_text=True)
+    assert "evil.test" not in body
+    assert HOST + "/feed/" in body
+
+
+def test_trusted_hosts_refuse_any_other(app, database_uri, tmp_path, admin) -> None:
+    from conftest import make_app
+
+    guarded = make_app(database_uri, tmp_path / "hosts", TRUSTED_HOSTS=["blog.example"])
+    client = guarded.test_client()
+    assert client.get("/feed/", headers={"Host": "blog.example"}).status_code == 200
+    assert client.get("/feed/", headers={"Host": "evil.test"}).status_code == 400

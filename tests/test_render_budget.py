@@ -10,6 +10,7 @@ stops at it, the body is refused with the limit named, and the next render works
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, create_user, make_app
@@ -18,6 +19,7 @@ from flask import Flask
 from blog.services import ServiceError
 from blog.services import posts as post_service
 from blog.timebox import TimeBox, TimedOut, TooDeep
+from tests.timebox_targets import deep, slow
 
 ATTACKS = {
     "unmatched brackets": "[" * 20000,
@@ -26,17 +28,8 @@ ATTACKS = {
 }
 
 
-def _slow(seconds: float) -> str:
-    time.sleep(seconds)
-    return "done"
-
-
-def _deep(depth: int) -> int:
-    return 0 if depth == 0 else 1 + _deep(depth - 1)
-
-
 def test_a_time_box_stops_the_work_and_carries_on() -> None:
-    box = TimeBox(_slow, seconds=0.5)
+    box = TimeBox(slow, seconds=0.5)
     try:
         assert box(0.01) == "done"
         started = time.monotonic()
@@ -50,7 +43,7 @@ def test_a_time_box_stops_the_work_and_carries_on() -> None:
 
 
 def test_a_time_box_reports_recursion() -> None:
-    box = TimeBox(_deep, seconds=5)
+    box = TimeBox(deep, seconds=5)
     try:
         with pytest.raises(TooDeep):
             box(100_000)
@@ -112,3 +105,21 @@ def test_a_long_body_goes_through_the_helper_whole(app, database_uri: str, tmp_p
     body = (block * (200_000 // len(block) + 1))[:200_000]
     with app.app_context():
         assert post_service.render_body(body).count("<li>") > 500
+
+
+def test_the_helper_is_started_whatever_the_main_script(tmp_path) -> None:
+    """A helper is an interpreter of its own: an unguarded main script is not run again."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from blog.timebox import TimeBox\n"
+        "from tests.timebox_targets import slow\n"
+        "box = TimeBox(slow, 5)\n"
+        "print(box(0.01), box.started)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["done", "1"], done.stderr

@@ -63,9 +63,7 @@ def comments():
     # A whole tab's size is kept with every move: counting 100,000 held comments on every
     # visit is what made a big queue slow. A search or a post filter is counted.
     filtered = bool(search) or post_id is not None
-    pagination = db.paginate(
-        query, page=number, per_page=PER_PAGE, error_out=False, count=filtered
-    )
+    pagination = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False, count=filtered)
     if not filtered:
         pagination.total = counts[status.value]
     items = list(pagination.items)
@@ -182,7 +180,11 @@ def comment_edit(comment_id: int):
             return redirect(_back(), 303)
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "admin/comment_edit.html", form=form, comment=comment, log=comment_service.log_for(comment)
+        "admin/comment_edit.html",
+        form=form,
+        comment=comment,
+        log=comment_service.log_for(comment),
+        back=_back(),  # only a queue address: never an address a link brought in
     ), status
 
 

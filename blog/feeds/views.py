@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, current_app, redirect, request, url_for
 
 from blog import pagecache
 from blog.feeds import bp
@@ -37,12 +37,15 @@ def _xml(text: str) -> str:
 
 
 def _absolute(path: str) -> str:
-    return urljoin(request.host_url, path)
+    """An absolute link from SITE_URL, never from the request's Host header: a forged Host
+    must not turn a feed's links and ids into someone else's (and the page cache keeps
+    one copy however it is asked for)."""
+    return urljoin(current_app.config["SITE_URL"].rstrip("/") + "/", path.lstrip("/"))
 
 
 def _tag_uri(kind: str, ident: object, created: datetime) -> str:
     """A permanent entry id (RFC 4151): unlike the address, it survives a slug change."""
-    host = urlsplit(request.host_url).hostname or "localhost"
+    host = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
     return f"tag:{host},{created:%Y-%m-%d}:{kind}/{ident}"
 
 
@@ -59,7 +62,7 @@ def _new_feed(title: str, feed_id: str, alternate: str) -> FeedGenerator:
     if site.description:
         feed.subtitle(_xml(site.description))
     feed.link(href=alternate, rel="alternate", type="text/html")
-    feed.link(href=request.base_url, rel="self", type="application/atom+xml")
+    feed.link(href=_absolute(request.path), rel="self", type="application/atom+xml")
     feed.language("en")
     feed.generator("blog")
     return feed
@@ -119,7 +122,7 @@ def posts() -> Response:
     cacheable(SITE)
     site = site_settings()
     feed = _new_feed(
-        site.name, url_for("feeds.posts", _external=True), url_for("posts.index", _external=True)
+        site.name, _absolute(url_for("feeds.posts")), _absolute(url_for("posts.index"))
     )
     times = [_add_post(feed, post) for post in post_service.latest_posts(FEED_ENTRIES)]
     return _respond(feed, max(times, default=utcnow()))
@@ -129,8 +132,8 @@ def posts() -> Response:
 def comments() -> Response:
     cacheable(SITE, COMMENTS)
     site = site_settings()
-    feed_id = url_for("feeds.comments", _external=True)
-    feed = _new_feed(f"Comments · {site.name}", feed_id, url_for("posts.index", _external=True))
+    feed_id = _absolute(url_for("feeds.comments"))
+    feed = _new_feed(f"Comments · {site.name}", feed_id, _absolute(url_for("posts.index")))
     times = _add_comments(feed, comment_service.latest_approved(FEED_ENTRIES))
     return _respond(feed, max(times, default=utcnow()))
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from blog import pagecache
 from blog.extensions import csrf, db, limiter
-from blog.models import Category, PostType, Tag, User
+from blog.models import Category, Post, PostType, Tag, User
 from blog.moderation import comments_closing_at
 from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
@@ -26,7 +26,9 @@ def cacheable(*keys: str) -> None:
         pagecache.valid_until(due.timestamp() if due else None)
 
 
-def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
+def _listing(query, title: str, endpoint: str, page: int, archive: bool = True, **endpoint_args):
+    """A page of a list of posts. An archive (a tag, category, author or month) with nothing
+    public in it is a 404, as in WordPress: it would only show that the name exists."""
     if not 1 <= page <= post_service.MAX_PAGE:
         abort(404)
     if page == 1 and "page" in (request.view_args or {}):
@@ -34,7 +36,7 @@ def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
         return redirect(url_for(endpoint, **endpoint_args), 301)
     per_page = site_settings().posts_per_page
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
-    if page > 1 and not pagination.items:
+    if not pagination.items and (page > 1 or archive):
         abort(404)
     return render_template(
         "posts/list.html",
@@ -50,7 +52,7 @@ def _listing(query, title: str, endpoint: str, page: int, **endpoint_args):
 @bp.get("/page/<int:page>/")
 def index(page: int = 1):
     cacheable(SITE, COMMENTS)  # lists show comment counts
-    return _listing(post_service.visible_posts(), "", "posts.index", page)
+    return _listing(post_service.visible_posts(), "", "posts.index", page, archive=False)
 
 
 @bp.get("/tag/<slug>/")
@@ -100,15 +102,26 @@ def _find(slug: str) -> PostPage | None:
     return post_service.post_page(slug)
 
 
+def _may_see(post: Post | PostPage) -> bool:
+    """A reader sees what is out; whoever may edit it sees it before."""
+    if post.is_visible():
+        return True
+    return current_user.is_authenticated and current_user.can_edit_post(post)
+
+
+def _moved(slug: str):
+    """A 301 from an old slug to the post's address, if the reader may see the post."""
+    moved = post_service.redirect_target(slug)
+    if moved is not None and _may_see(moved):
+        return redirect(post_path(moved), 301)
+    return None
+
+
 def _viewable(post: PostPage | None) -> PostPage:
     """The post if a reader may see it; an author sees their unpublished post as a preview."""
-    if post is None:
+    if post is None or not _may_see(post):
         abort(404)
-    if post.is_visible():
-        return post
-    if current_user.is_authenticated and current_user.can_edit_post(post):
-        return post
-    abort(404)
+    return post
 
 
 def _show(post: PostPage):
@@ -136,10 +149,8 @@ PAGE_URL = "/<slug>/"
 
 def _post(year: int, month: int, slug: str):
     found = _find(slug)
-    if found is None:
-        moved = post_service.redirect_target(slug)
-        if moved is not None:
-            return redirect(post_path(moved), 301)
+    if found is None and (moved := _moved(slug)) is not None:
+        return moved
     found = _viewable(found)
     # Compared by parts, not as paths: request.path is decoded (a slug in Cyrillic would
     # never equal its percent-encoded address, and redirect to itself forever).
@@ -150,11 +161,8 @@ def _post(year: int, month: int, slug: str):
 
 def _page(slug: str):
     found = _find(slug)
-    if found is None:
-        moved = post_service.redirect_target(slug)
-        if moved is not None:
-            return redirect(post_path(moved), 301)
-        abort(404)
+    if found is None and (moved := _moved(slug)) is not None:
+        return moved
     found = _viewable(found)
     if found.type != PostType.PAGE:
         return redirect(post_path(found), 301)
@@ -199,7 +207,7 @@ def search():
     page = request.args.get("page", 1, type=int)
     query = post_service.search(post_service.visible_posts(), terms)
     title = f"Search: {terms}" if terms else "Search"
-    return _listing(query, title, "posts.search", page, q=terms)
+    return _listing(query, title, "posts.search", page, archive=False, q=terms)
 
 
 @bp.get("/archives/")

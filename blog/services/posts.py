@@ -183,18 +183,23 @@ def _tags(names: Sequence[str]) -> list[Tag]:
 
 
 def _categories(names: Sequence[str]) -> list[Category]:
-    """Categories by name or "Parent/Child" path; missing ones are created."""
+    """Categories by name or "Parent/Child" path; missing ones are created. A name given
+    twice ("Bar" and "bar", "Foo/Foo") is one category, not two with one slug."""
     result: list[Category] = []
+    seen: dict[str, Category] = {}
     for path in names:
         parent: Category | None = None
         for name in [part.strip() for part in path.split("/") if part.strip()]:
             slug = slugify(name)
-            if not slug:
+            if not slug or (parent is not None and parent.slug == slug):
                 continue
-            category = db.session.scalar(select(Category).where(Category.slug == slug))
+            category = seen.get(slug) or db.session.scalar(
+                select(Category).where(Category.slug == slug)
+            )
             if category is None:
                 category = Category(name=name, slug=slug, parent=parent)
                 db.session.add(category)
+            seen[slug] = category
             parent = category
         if parent is not None and parent not in result:
             result.append(parent)

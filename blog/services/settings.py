@@ -17,6 +17,7 @@ from blog.moderation import DiscussionSettings
 from blog.pagecache.keys import SITE
 from blog.sanitize import DEFAULT_COMMENT_WHITELIST, Whitelist, format_whitelist, parse_whitelist
 from blog.services import ServiceError
+from blog.text import bad_characters
 
 COMMENT_WHITELIST_KEY = "comment_whitelist"
 
@@ -133,9 +134,25 @@ def comment_whitelist_text() -> str:
     return format_whitelist(comment_whitelist())
 
 
+SITE_NAME_MAX = 200
+SITE_DESCRIPTION_MAX = 500
+VALUE_MAX = 65_535  # any other stored setting (word lists, the whitelist)
+
+
 def save(values: Mapping[str, str]) -> None:
+    """Store settings; every value is checked as comment text is (no NUL, no control
+    characters, a bounded length), so a settings form cannot store what breaks a page."""
     from blog.services import comment_html
 
+    for key, value in values.items():
+        problem = bad_characters(value)
+        if problem:
+            raise ServiceError(f"This setting {problem}; please remove it.", field=key)
+        if len(value) > VALUE_MAX:
+            raise ServiceError(
+                f"This setting is {len(value):,} characters; the limit is {VALUE_MAX:,}.",
+                field=key,
+            )
     before = comment_html.current_context()
     for key, value in values.items():
         row = db.session.get(Setting, key)
@@ -155,6 +172,14 @@ def save_site(name: str, description: str, timezone: str, posts_per_page: int) -
     name = name.strip()
     if not name:
         raise ServiceError("The site needs a title.", field="site_name")
+    for field, value, limit in (
+        ("site_name", name, SITE_NAME_MAX),
+        ("site_description", description.strip(), SITE_DESCRIPTION_MAX),
+    ):
+        if len(value) > limit:
+            raise ServiceError(
+                f"This is {len(value):,} characters; the limit is {limit:,}.", field=field
+            )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
