@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from blog.extensions import db
-from blog.models import Role, User
+from blog.models import Role, User, utcnow
 from blog.services import ServiceError
 from blog.services import posts as post_service
 from blog.services import users as user_service
@@ -100,12 +101,42 @@ def register(app: Flask) -> None:
 
     @token.command("create")
     @click.argument("name")
-    def token_create(name: str) -> None:
+    @click.option("--name", "label", default="", help="What the token is for.")
+    @click.option("--expires-days", type=click.IntRange(min=1), default=None)
+    def token_create(name: str, label: str, expires_days: int | None) -> None:
         """Print a new API token for user NAME (shown once, stored hashed)."""
-        found = user_service.find_user(name)
-        if found is None:
-            raise click.ClickException(f"No user {name!r}.")
-        click.echo(user_service.create_token(found))
+        found = _user(name)
+        expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+        try:
+            click.echo(user_service.create_token(found, label, expires))
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+
+    @token.command("list")
+    @click.argument("name")
+    def token_list(name: str) -> None:
+        """List user NAME's API tokens (never the tokens themselves)."""
+        rows = user_service.tokens_of(_user(name))
+        if not rows:
+            click.echo(f"{name} has no API tokens.")
+        for row in rows:
+            used = row.last_used_at.isoformat(timespec="minutes") if row.last_used_at else "never"
+            expires = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "never"
+            click.echo(
+                f"{row.id}\t{row.prefix}…\t{row.name or '-'}\tcreated "
+                f"{row.created_at.isoformat(timespec='minutes')}\tlast used {used}"
+                f"\texpires {expires}"
+            )
+
+    @token.command("revoke")
+    @click.argument("token_id", type=int)
+    def token_revoke(token_id: int) -> None:
+        """Revoke the API token with id TOKEN_ID (see token list)."""
+        try:
+            row = user_service.revoke_token(token_id, None)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Revoked token {row.id} ({row.prefix}…).")
 
     @app.cli.command("bootstrap")
     def bootstrap() -> None:
@@ -178,13 +209,32 @@ def register(app: Flask) -> None:
     @user.command("password")
     @click.argument("name")
     @click.option("--password", default=None, help="Asked for, or read from standard input.")
-    def user_password(name: str, password: str | None) -> None:
-        """Set a user's password (ends their other sessions)."""
+    @click.option("--revoke-tokens", is_flag=True, help="Revoke the user's API tokens too.")
+    def user_password(name: str, password: str | None, revoke_tokens: bool) -> None:
+        """Set a user's password (ends every session of theirs)."""
+        found = _user(name)
+        try:
+            tokens = user_service.set_password(found, _read_password(password), revoke_tokens)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Password changed for {name!r}; every session of theirs has ended.")
+        click.echo(
+            f"{tokens} API tokens revoked."
+            if revoke_tokens
+            else "API tokens were kept (--revoke-tokens revokes them)."
+        )
+
+    @user.command("logout-everywhere")
+    @click.argument("name")
+    @click.option("--revoke-tokens", is_flag=True, help="Revoke the user's API tokens too.")
+    def user_logout_everywhere(name: str, revoke_tokens: bool) -> None:
+        """End every session of user NAME (every browser must log in again)."""
+        sessions, tokens = user_service.end_other_sessions(_user(name), revoke_tokens)
+        kept = "" if revoke_tokens else " API tokens were kept (--revoke-tokens revokes them)."
+        click.echo(f"Ended {sessions} sessions of {name!r}; revoked {tokens} API tokens.{kept}")
+
+    def _user(name: str) -> User:
         found = user_service.find_user(name)
         if found is None:
             raise click.ClickException(f"No user {name!r}.")
-        try:
-            user_service.set_password(found, _read_password(password))
-        except ServiceError as exc:
-            raise click.ClickException(exc.message) from None
-        click.echo(f"Password changed for {name!r}.")
+        return found

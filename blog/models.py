@@ -122,18 +122,20 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Bumped on password change or logout-everywhere: the session carries it, so old
-    # sessions stop working.
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
 
     posts: Mapped[list[Post]] = relationship(back_populates="author")
+
+    #: The token of the login this request runs in (not stored: ``UserSession`` keeps its
+    #: hash). Flask-Login puts ``get_id()`` in the session and the remember-me cookie, so
+    #: both die with the row.
+    session_token = None  # a plain attribute, set per request (str)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
-    def get_id(self) -> str:  # Flask-Login: a session ends when the password changes
-        return f"{self.id}:{self.session_version}"
+    def get_id(self) -> str:  # Flask-Login: which user, and which of their logins
+        return f"{self.id}:{self.session_token}"
 
     @property
     def name(self) -> str:
@@ -154,6 +156,23 @@ class User(UserMixin, db.Model):
         return self.can(Permission.WRITE) and post.author_id == self.id
 
 
+class UserSession(db.Model):
+    """One login of a user (a browser); only the SHA-256 of its token is stored. Logging out
+    deletes it, so a copy of the old session or remember-me cookie no longer works."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+    user: Mapped[User] = relationship()
+
+
 class ApiToken(db.Model):
     """An API token; only its SHA-256 is stored, the token is shown once."""
 
@@ -163,8 +182,10 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(100), default="")  # what it is for
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
 

@@ -181,7 +181,10 @@ def test_a_session_cookie_does_not_authenticate_the_api(database_uri, tmp_path, 
         add_user(csrf_app, "root", "admin")
         post_id, post_path = create_post(csrf_app, "root")
         with csrf_app.app_context():
+            from blog.services.users import start_session
+
             user = db.session.scalar(select(User).where(User.username == "root"))
+            start_session(user)  # a real login's row, as the login form makes it
             session_id = user.get_id()
         browser = csrf_app.test_client()
         with browser.session_transaction() as session:

@@ -126,3 +126,23 @@ class CommentEditForm(FlaskForm):
 
 class CommentReplyForm(FlaskForm):
     reply = TextAreaField("Reply", validators=[DataRequired("Type a reply first.")])
+
+
+class TokenForm(FlaskForm):
+    """A new API token: what it is for, and when it stops working."""
+
+    name = StringField("What it is for", validators=[Length(max=100)])
+    expires_days = SelectField(
+        "Expires",
+        choices=[
+            SelectChoice("", "Never"),
+            SelectChoice("30", "In 30 days"),
+            SelectChoice("90", "In 90 days"),
+            SelectChoice("365", "In a year"),
+        ],
+        default="90",
+    )
+
+
+class LogoutEverywhereForm(FlaskForm):
+    revoke_tokens = BooleanField("Revoke my API tokens too", default=True)

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user, logout_user
 from blog.auth import bp
 from blog.auth.forms import EmptyForm, LoginForm
 from blog.extensions import limiter
-from blog.services.users import authenticate
+from blog.services.users import authenticate, end_session, start_session
 
 
 def safe_next(target: str | None) -> str | None:
@@ -38,6 +38,9 @@ def login():
         else:
             # A fresh session on login: nothing from before (a planted session) carries over.
             session.clear()
+            start_session(
+                user, (request.remote_addr or ""), request.headers.get("User-Agent", "")
+            )
             login_user(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))
@@ -59,6 +62,8 @@ def logout():
     if not form.validate_on_submit():
         flash("Your logout form expired; please try again.", "error")
         return redirect(url_for("posts.index"))
+    if current_user.is_authenticated:
+        end_session(current_user)  # this login's row goes: its cookies work nowhere now
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from blog.extensions import db
-from blog.models import ApiToken, Role, User, utcnow
+from blog.models import ApiToken, Permission, Role, User, UserSession, utcnow
 from blog.services import ServiceError
+from blog.text import bad_characters
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 MIN_PASSWORD_LENGTH = 8
@@ -46,15 +48,82 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+# --- logins (sessions) -------------------------------------------------------------------
+
+#: How stale ``last_seen_at`` may get before a request writes it again (not every request).
+SEEN_EVERY = timedelta(minutes=5)
+
+
+def start_session(user: User, ip: str = "", user_agent: str = "") -> None:
+    """A new login for ``user``: a row holding the hash of a fresh token, which the session
+    cookie (and the remember-me cookie) carry through ``User.get_id``."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(user=user, token_hash=_digest(token), ip=ip[:45], user_agent=user_agent[:255])
+    )
+    db.session.commit()
+    user.session_token = token
+
+
 def load_user(session_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session version, see ``User.get_id``."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit():
+    """Flask-Login loader: ``user_id:token``; the user only while that login's row exists
+    (logging out, out everywhere or a password change deletes it)."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or str(user.session_version) != version:
+    row = db.session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == _digest(token), UserSession.user_id == int(user_id)
+        )
+    )
+    if row is None:
         return None
+    now = utcnow()
+    if now - row.last_seen_at > SEEN_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    user = row.user
+    user.session_token = token
     return user
+
+
+def end_session(user: User) -> None:
+    """This login ends: its row goes, and with it every copy of its cookies."""
+    if user.session_token:
+        db.session.execute(
+            delete(UserSession).where(UserSession.token_hash == _digest(user.session_token))
+        )
+        db.session.commit()
+    user.session_token = None
+
+
+def end_other_sessions(user: User, revoke_tokens: bool = False) -> tuple[int, int]:
+    """Every login of ``user`` but the one this request runs in (all of them outside a
+    request) ends; with ``revoke_tokens``, every API token too. How many of each."""
+    keep = _digest(user.session_token) if user.session_token else None
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(UserSession.token_hash != keep)
+    sessions = db.session.execute(query).rowcount
+    tokens = 0
+    if revoke_tokens:
+        tokens = db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id)).rowcount
+    db.session.commit()
+    return sessions, tokens
+
+
+def sessions_of(user: User) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id)
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )
+
+
+def is_current(user: User, row: UserSession) -> bool:
+    return bool(user.session_token) and row.token_hash == _digest(user.session_token)
 
 
 def find_user(username: str) -> User | None:
@@ -113,32 +182,77 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, revoke_tokens: bool = False) -> int:
+    """A new password; every other login of the user ends. API tokens are kept (they are
+    not passwords) unless ``revoke_tokens``; how many were revoked."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ServiceError(
             f"The password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     user.password_hash = hash_password(password)
-    user.session_version += 1  # every other session of this user ends
     db.session.commit()
+    return end_other_sessions(user, revoke_tokens)[1]
 
 
-def _token_digest(token: str) -> str:
+def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(user: User) -> str:
+# --- API tokens -----------------------------------------------------------------------------
+
+TOKEN_NAME_MAX = 100
+
+
+def create_token(user: User, name: str = "", expires_at: datetime | None = None) -> str:
     """A new API token for ``user``. Only its hash is stored: show it now or never."""
+    name = name.strip()
+    if len(name) > TOKEN_NAME_MAX or bad_characters(name):
+        raise ServiceError(
+            f"A token's name is at most {TOKEN_NAME_MAX} plain characters.", field="name"
+        )
+    if expires_at is not None and expires_at <= utcnow():
+        raise ServiceError("A token must expire in the future.", field="expires_at")
     token = "blog_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, token_hash=_token_digest(token), prefix=token[:12]))
+    db.session.add(
+        ApiToken(
+            user=user,
+            token_hash=_digest(token),
+            prefix=token[:12],
+            name=name,
+            expires_at=expires_at,
+        )
+    )
     db.session.commit()
     return token
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
-    if row is None or not row.user.active:
+    """The user of a live token (not expired, not revoked, the user active), or None."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    now = utcnow()
+    if row is None or not row.user.active or (row.expires_at and row.expires_at <= now):
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    if row.last_used_at is None or now - row.last_used_at > SEEN_EVERY:
+        row.last_used_at = now
+        db.session.commit()
     return row.user
+
+
+def tokens_of(user: User | None = None) -> list[ApiToken]:
+    """A user's tokens, or everyone's (``None``), newest first."""
+    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def revoke_token(token_id: int, actor: User | None) -> ApiToken:
+    """Revoke a token: its owner, an admin (``actor``) or the command line (``None``)."""
+    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if row is None:
+        raise ServiceError("There is no such token.", status=404)
+    if actor is not None and row.user_id != actor.id and not actor.can(Permission.MANAGE_USERS):
+        raise ServiceError("You can only revoke your own tokens.", status=403)
+    db.session.delete(row)
+    db.session.commit()
+    return row
