@@ -45,6 +45,14 @@ class Default:
     RATELIMIT_HEADERS_ENABLED = True
     COMMENT_RATE_LIMIT = "10 per minute;100 per day"
     LOGIN_RATE_LIMIT = "10 per minute"
+    # The login throttle (blog.services.throttle), kept in the database so it holds across
+    # workers and machines: failures allowed per account and per address before each
+    # attempt waits 1, 2, 4... seconds, up to LOGIN_LONGEST_WAIT; failures are forgotten
+    # LOGIN_FAILURE_WINDOW seconds after the last one.
+    LOGIN_FREE_FAILURES_PER_ACCOUNT = 5
+    LOGIN_FREE_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW = 900
+    LOGIN_LONGEST_WAIT = 900
 
     # Outgoing mail for notifications; empty host disables sending.
     MAIL_SERVER = ""

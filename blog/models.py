@@ -173,6 +173,18 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
+class LoginThrottle(db.Model):
+    """Failed logins per address (``ip:...``) and per account (``user:...``), in the database
+    so every process sees the same counts (blog.services.throttle)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiToken(db.Model):
     """An API token; only its SHA-256 is stored, the token is shown once."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 
 @cache
@@ -44,3 +45,25 @@ def add_to_counters(
         )
         if not updated.rowcount:
             connection.execute(table.insert().values(row))
+
+
+@cache
+def _insert_or_nothing(dialect: str, table: Table) -> Any:
+    insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+    # RETURNING says whether the row went in (psycopg reports no rowcount for this insert).
+    return insert.on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+def insert_if_absent(connection: Any, table: Table, row: Mapping[str, Any]) -> bool:
+    """INSERT ``row`` unless its key is taken (by another transaction too); whether it went
+    in. One statement, no savepoint, on SQLite and PostgreSQL."""
+    dialect = connection.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        inserted = connection.execute(_insert_or_nothing(dialect, table), dict(row)).first()
+        return inserted is not None
+    try:  # other backends: a savepoint around a plain insert
+        with connection.begin_nested():
+            connection.execute(table.insert().values(dict(row)))
+    except IntegrityError:
+        return False
+    return True

@@ -10,20 +10,15 @@ tests run on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 from __future__ import annotations
 
 import json
-import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 from comment_helpers import add_comment, comment_data, set_discussion
 from conftest import create_post, create_user, make_app
 from flask import Flask
+from live import at_once, request, served
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from blog.extensions import db
 from blog.models import Comment, CommentTally, ModerationLog, Post
@@ -31,56 +26,6 @@ from blog.moderation import CommentStatus
 from blog.services.users import create_token, find_user
 
 BURST = 20
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-        return None
-
-
-def request(url: str, data: bytes | None = None, method: str = "GET", **headers: str) -> int:
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(
-            urllib.request.Request(url, data, headers, method=method), timeout=30
-        ) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def at_once(calls: list[Callable[[], int]]) -> Counter[int]:
-    """Run ``calls`` in threads released together; their status codes."""
-    barrier = threading.Barrier(len(calls))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def run(call: Callable[[], int]) -> None:
-        barrier.wait(timeout=30)
-        status = call()
-        with lock:
-            results.append(status)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == len(calls), "a request did not finish"
-    return Counter(results)
 
 
 def form(**fields: str | int) -> bytes:
@@ -179,3 +124,4 @@ def test_deleting_the_same_comment_at_once_is_one_deletion_and_404s(site: Flask)
         assert db.session.get(Post, post_id).comment_count == 0
         tallies = dict(db.session.execute(select(CommentTally.status, CommentTally.count)).all())
         assert tallies[CommentStatus.APPROVED] == 0
+

@@ -1,11 +1,22 @@
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from blog.auth import bp
 from blog.auth.forms import EmptyForm, LoginForm
 from blog.extensions import limiter
+from blog.services import throttle
 from blog.services.users import authenticate, end_session, start_session
 
 
@@ -32,15 +43,24 @@ def login():
         return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.username.data or "", form.password.data or "")
+        address, username = request.remote_addr or "", form.username.data or ""
+        wait = throttle.attempt(address, username)
+        if wait:
+            form.password.errors.append(
+                "Too many failed logins: please wait "
+                f"{wait} second{'s' if wait != 1 else ''} and try again."
+            )
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        user = authenticate(username, form.password.data or "")
         if user is None:
             form.password.errors.append("That username and password do not match.")
         else:
+            throttle.succeeded(address, username)
             # A fresh session on login: nothing from before (a planted session) carries over.
             session.clear()
-            start_session(
-                user, (request.remote_addr or ""), request.headers.get("User-Agent", "")
-            )
+            start_session(user, (request.remote_addr or ""), request.headers.get("User-Agent", ""))
             login_user(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))

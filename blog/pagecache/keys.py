@@ -31,15 +31,20 @@ _SESSION_INFO = "page_cache_stale"
 
 #: Tables whose rows never show on a reader's page.
 INVISIBLE_TABLES = frozenset(
-    {"api_tokens", "cache_versions", "comment_tallies", "moderation_log", "user_sessions"}
+    {
+        "api_tokens",
+        "cache_versions",
+        "comment_tallies",
+        "login_throttle",
+        "moderation_log",
+        "user_sessions",
+    }
 )
 #: Columns of ``posts`` that are counters kept beside a comment's change, which marks the
 #: keys itself; a statement touching only these needs no key of its own.
 POST_COUNTERS = frozenset({"comment_count", "pending_count", "spam_count", "trash_count"})
 #: Columns of ``users`` a page never shows (logins, passwords, roles).
-USER_PRIVATE = frozenset(
-    {"email", "role", "password_hash", "active", "created_at"}
-)
+USER_PRIVATE = frozenset({"email", "role", "password_hash", "active", "created_at"})
 
 
 def post_key(post_id: int) -> str:
