@@ -14,6 +14,7 @@ import urllib.parse
 from collections import Counter
 
 import pytest
+import sqlalchemy
 from comment_helpers import add_comment, comment_data, set_discussion
 from conftest import create_post, create_user, make_app
 from flask import Flask
@@ -125,3 +126,35 @@ def test_deleting_the_same_comment_at_once_is_one_deletion_and_404s(site: Flask)
         tallies = dict(db.session.execute(select(CommentTally.status, CommentTally.count)).all())
         assert tallies[CommentStatus.APPROVED] == 0
 
+
+def test_a_request_never_holds_two_pooled_connections(app: Flask, client) -> None:
+    """A request that took a second connection while holding its session's first would,
+    under a burst, leave every pooled connection held by a request waiting for another
+    (and, on PostgreSQL, for the advisory lock a holder took): a pool timeout, then 500s.
+    The page cache reads its versions on the session's own connection."""
+    create_user(app, "admin", "admin")
+    _post_id, path = create_post(app, "admin", title="One connection")
+    held: list[int] = [0]
+    most: list[int] = [0]
+
+    def checkout(*_args: object) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_args: object) -> None:
+        held[0] -= 1
+
+    with app.app_context():
+        engine = db.engine
+    sqlalchemy.event.listen(engine, "checkout", checkout)
+    sqlalchemy.event.listen(engine, "checkin", checkin)
+    try:
+        assert client.get(path).status_code == 200  # a miss, rendered and stored
+        assert client.get("/").status_code == 200
+        answer = client.post(path, data=comment_data(comment="On one connection."))
+        assert answer.status_code == 303
+        assert client.get(path).status_code == 200
+    finally:
+        sqlalchemy.event.remove(engine, "checkout", checkout)
+        sqlalchemy.event.remove(engine, "checkin", checkin)
+    assert most[0] == 1

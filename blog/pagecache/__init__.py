@@ -24,7 +24,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +72,7 @@ class PageCache:
         self.enabled = bool(config["PAGE_CACHE"])
         self.store = PageStore(int(config["PAGE_CACHE_MAX_BYTES"]))
         self.versions = version_store(config, engine)
+        self.session: Any = None  # the app's scoped session (init_app)
         self.max_age = float(config["PAGE_CACHE_MAX_AGE"])
         s_maxage = int(config.get("PAGE_CACHE_S_MAXAGE") or 0)
         self.cache_control = "public, max-age=0, must-revalidate" + (
@@ -105,6 +106,13 @@ class PageCache:
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         key = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
         return f"{key}?{query}" if query else key
+
+    def versions_in_request(self, names: Sequence[str]) -> tuple[int, ...] | None:
+        """The generations of ``names``, read inside a request on the connection its session
+        holds (the pool's connection the request already has), not a second one."""
+        if self.session is None or not self.versions.transactional:
+            return self.versions.read(names)
+        return self.versions.read(names, self.session.connection())
 
     def fresh_entry(self, key: str) -> Entry | None:
         """The stored page for ``key`` if it is still exactly what a render would give."""
@@ -258,7 +266,7 @@ def depends(*names: str) -> None:
     wanted = [name for name in names if name not in state.deps]
     if not wanted:
         return
-    versions = cache.versions.read(wanted)
+    versions = cache.versions_in_request(wanted)
     if versions is None:
         state.storable = False
         return
@@ -376,6 +384,7 @@ def init_app(
     reader's page their own (a held comment shown to its author, remembered details).
     """
     cache = PageCache(app, engine, private_cookies)
+    cache.session = session
     app.extensions["pagecache"] = cache
     app.wsgi_app = CachedPages(app.wsgi_app, cache)  # type: ignore[method-assign]
     app.after_request(_finish)

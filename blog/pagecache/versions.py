@@ -3,8 +3,11 @@
 Two stores with one interface: the database (the default: the ``cache_versions`` table,
 bumped inside the writing transaction, so a page can never be newer than its version), and
 Redis (``INCR`` right after the commit, before the request that wrote returns). Reading
-costs one indexed query (or one ``MGET``) per request, on a connection of its own outside
-any session, so it also works in the WSGI layer before Flask has set anything up.
+costs one indexed query (or one ``MGET``) per request: in the WSGI layer, before Flask has
+set anything up, on a pooled connection of its own; inside a request, on the connection
+its session already holds (``connection``), so that a request never holds two of the
+pool's connections at once: twenty threads each waiting for a second one while holding a
+first (and a lock the others wait on) would stall the pool until it timed out.
 
 A key never bumped reads as 0. Reads that fail (the store unreachable) return None: the
 caller then neither serves nor stores a cached page.
@@ -31,7 +34,9 @@ class VersionStore(Protocol):
     #: they happen after the commit (``bump_after_commit``).
     transactional: bool
 
-    def read(self, names: Sequence[str]) -> tuple[int, ...] | None: ...
+    def read(
+        self, names: Sequence[str], connection: Connection | None = None
+    ) -> tuple[int, ...] | None: ...
 
     def bump_in(self, connection: Connection, names: Sequence[str]) -> None: ...
 
@@ -59,24 +64,30 @@ class DatabaseVersions:
             )
         return sql
 
-    def read(self, names: Sequence[str]) -> tuple[int, ...] | None:
+    def read(
+        self, names: Sequence[str], connection: Connection | None = None
+    ) -> tuple[int, ...] | None:
+        if connection is not None:  # inside a request: its session's connection
+            result = connection.exec_driver_sql(self._statement(len(names)), tuple(names))
+            found = {name: version for name, version in result}
+            return tuple(found.get(name, 0) for name in names)
         # A raw pooled connection: this runs for every cached page served, before Flask.
         try:
-            connection = self.engine.raw_connection()
+            raw = self.engine.raw_connection()
         except Exception:  # noqa: BLE001 - an unreachable database is a miss, not an error
             log.warning("page cache: the database is unreachable; serving uncached")
             return None
         try:
-            cursor = connection.cursor()
+            cursor = raw.cursor()
             cursor.execute(self._statement(len(names)), tuple(names))
             found = dict(cursor.fetchall())
             cursor.close()
         except Exception:  # noqa: BLE001
             log.warning("page cache: could not read versions; serving uncached", exc_info=True)
-            connection.invalidate()
+            raw.invalidate()
             return None
         finally:
-            connection.close()  # back to the pool, which ends any read transaction
+            raw.close()  # back to the pool, which ends any read transaction
         return tuple(found.get(name, 0) for name in names)
 
     def bump_in(self, connection: Connection, names: Sequence[str]) -> None:
@@ -102,7 +113,9 @@ class RedisVersions:
             url, socket_timeout=1.0, socket_connect_timeout=1.0
         )
 
-    def read(self, names: Sequence[str]) -> tuple[int, ...] | None:
+    def read(
+        self, names: Sequence[str], connection: Connection | None = None
+    ) -> tuple[int, ...] | None:
         try:
             values = self.client.mget([self.PREFIX + name for name in names])
         except Exception:  # noqa: BLE001

@@ -48,7 +48,7 @@ def _stored() -> dict[str, str]:
     if "blog_settings" in g:
         return g.blog_settings
     cache = current_app.extensions.get("pagecache")
-    versions = cache.versions.read((SITE,)) if cache is not None else None
+    versions = cache.versions_in_request((SITE,)) if cache is not None else None
     kept = current_app.extensions.get(_PROCESS_KEY)
     if versions is not None and kept is not None and kept[0] == versions:
         values, derived = kept[1], kept[2]
