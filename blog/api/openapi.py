@@ -10,7 +10,7 @@ from typing import Any
 
 from blog.moderation import CommentStatus
 from blog.services.comments import LIMITS as COMMENT_LIMITS
-from blog.services.posts import SLUG_MAX, TITLE_MAX
+from blog.services.posts import BODY_MAX, SLUG_MAX, TITLE_MAX
 
 API_VERSION = "1.0.0"
 DEFAULT_PER_PAGE = 20
@@ -55,9 +55,25 @@ LOCATION_HEADER = {
 }
 
 
+# What blog.text.bad_characters refuses, as a pattern clients can check before sending
+# (ECMA-262 and Python's re read it alike): control characters but tab, newline and
+# carriage return, and the noncharacters U+FDD0..U+FDEF, U+FFFE and U+FFFF. Also refused,
+# though no portable pattern says it: lone surrogates (a JSON "\ud800" with no pair) and
+# the noncharacters of the other planes (U+1FFFE, U+1FFFF...).
+PLAIN_TEXT = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFDD0-\uFDEF\uFFFE\uFFFF]*$"
+
+
+def _text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A string field of typed text (checked by blog.text.bad_characters)."""
+    schema: dict[str, Any] = {"type": "string", "pattern": PLAIN_TEXT, **extra}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return schema
+
+
 def _schemas() -> dict[str, Any]:
     date_time = {"type": "string", "format": "date-time"}
-    string_list = {"type": "array", "items": {"type": "string", "maxLength": TERM_NAME_MAX}}
+    string_list = {"type": "array", "items": _text(TERM_NAME_MAX)}
     return {
         "Error": {
             "type": "object",
@@ -157,14 +173,13 @@ def _schemas() -> dict[str, Any]:
             "required": ["title"],
             "additionalProperties": False,
             "properties": {
-                "title": {"type": "string", "maxLength": TITLE_MAX},
-                "body": {"type": "string", "description": "Markdown."},
-                "slug": {
-                    "type": "string",
-                    "maxLength": SLUG_MAX,
-                    "description": "Made from the title when left out; made unique.",
-                },
-                "excerpt": {"type": "string"},
+                # Not blank: at least one character other than white space.
+                "title": {"allOf": [_text(TITLE_MAX), {"pattern": r"\S"}]},
+                "body": _text(BODY_MAX, description="Markdown."),
+                "slug": _text(
+                    SLUG_MAX, description="Made from the title when left out; made unique."
+                ),
+                "excerpt": _text(),
                 "tags": {**string_list, "maxItems": MAX_TERMS},
                 "categories": {
                     **string_list,
@@ -234,10 +249,10 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "post": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
-                "content": {"type": "string", "maxLength": COMMENT_LIMITS["comment"]},
-                "author": {"type": "string", "maxLength": COMMENT_LIMITS["author"]},
-                "email": {"type": "string", "maxLength": COMMENT_LIMITS["email"]},
-                "url": {"type": "string", "maxLength": COMMENT_LIMITS["url"]},
+                "content": _text(COMMENT_LIMITS["comment"]),
+                "author": _text(COMMENT_LIMITS["author"]),
+                "email": _text(COMMENT_LIMITS["email"]),
+                "url": _text(COMMENT_LIMITS["url"]),
                 "parent": {
                     "type": ["integer", "null"],
                     "minimum": 0,
@@ -252,15 +267,13 @@ def _schemas() -> dict[str, Any]:
             "minProperties": 1,
             "properties": {
                 "status": {"type": "string", "enum": list(COMMENT_STATUSES)},
-                "reason": {
-                    "type": "string",
-                    "maxLength": REASON_MAX,
-                    "description": "Kept in the moderation log with the status change.",
-                },
-                "content": {"type": "string", "maxLength": COMMENT_LIMITS["comment"]},
-                "author": {"type": "string", "maxLength": COMMENT_LIMITS["author"]},
-                "email": {"type": "string", "maxLength": COMMENT_LIMITS["email"]},
-                "url": {"type": "string", "maxLength": COMMENT_LIMITS["url"]},
+                "reason": _text(
+                    REASON_MAX, description="Kept in the moderation log with the status change."
+                ),
+                "content": _text(COMMENT_LIMITS["comment"]),
+                "author": _text(COMMENT_LIMITS["author"]),
+                "email": _text(COMMENT_LIMITS["email"]),
+                "url": _text(COMMENT_LIMITS["url"]),
             },
         },
         "PostList": _list_schema("Post"),

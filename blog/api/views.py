@@ -194,6 +194,8 @@ def _integer(
         if required:
             _invalid(name, f"{name} is required.")
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 3.0 is the integer 3 (JSON Schema too)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INT:
         _invalid(name, f"{name} must be a whole number from {minimum} to {MAX_INT}.")
     return value
