@@ -6,27 +6,32 @@ here) or Redis (PostgreSQL + Redis, when TEST_DATABASE_URL is set). Every round 
 caches of both processes, writes through process A (a new approved comment, that comment
 to spam, approved again) and reads the post from process B the moment the write has
 answered. ``test_pages_are_served_from_the_store`` shows the caches really hold the page,
-so the rounds would fail without the version checks.
+so the rounds would fail without the version checks. The login throttle is held to the
+same standard: a burst of guesses spread over both masters gets no more checks than one
+process would give.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -389,3 +394,69 @@ def test_no_stale_page_from_the_other_process_after_a_write(site: Site) -> None:
         check_page(read(site.b, site.path, seen[site.b]), shown, hidden, after + ", revalidating")
         rounds += 1
     assert rounds >= 9, f"only {rounds} rounds in {ROUNDS_SECONDS} s"
+
+
+# --- the login throttle across processes ---------------------------------------------------
+
+GUESSES = 24  # wrong passwords sent at once, spread over both masters' four workers
+
+
+def login_form(port: int) -> tuple[str, str]:
+    """(session cookie, CSRF token) of a fresh login form from ``port``."""
+    reply = call(port, "GET", "/login")
+    assert reply.status == 200, reply.status
+    cookie = next(
+        header.split(";", 1)[0]
+        for header in reply.headers.get_all("Set-Cookie") or []
+        if header.startswith("session=")
+    )
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', reply.body)
+    assert match, "no CSRF token on the login form"
+    return cookie, match.group(1)
+
+
+def guess(port: int, cookie: str, token: str, username: str) -> Reply:
+    body = urlencode({"csrf_token": token, "username": username, "password": "a wrong guess"})
+    connection = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+        connection.request("POST", "/login", body=body, headers=headers)
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read().decode())
+    finally:
+        connection.close()
+
+
+def test_the_login_throttle_holds_across_processes(site: Site) -> None:
+    """Guesses at one account sent at once to two masters (four workers, each with its own
+    memory): the throttle's counts are in the database they share, so no more passwords are
+    checked than the allowance plus the turns that came due while the burst lasted (a
+    per-process limit let four times the allowance through)."""
+    username = f"target-{uuid.uuid4().hex[:8]}"  # an account of its own: nothing else waits
+    forms = [(port, *login_form(port)) for port in (site.a, site.b) * (GUESSES // 2)]
+    barrier = threading.Barrier(len(forms))
+    replies: list[Reply] = []
+
+    def send(port: int, cookie: str, token: str) -> None:
+        barrier.wait(timeout=TIMEOUT)
+        replies.append(guess(port, cookie, token, username))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=send, args=form) for form in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT * 3)
+    elapsed = time.monotonic() - started
+    assert len(replies) == len(forms), "a guess did not come back"
+    codes = Counter(reply.status for reply in replies)
+    assert set(codes) <= {401, 429}, codes
+    free = 5  # LOGIN_FREE_FAILURES_PER_ACCOUNT's default, which the servers run with
+    # Past the allowance a turn comes after 1 s, then 2 s more, then 4...: n turns take
+    # 2**n - 1 seconds.
+    due = int(math.log2(elapsed + 1))
+    assert 1 <= codes[401] <= free + due, (codes, f"{elapsed:.1f} s")
+    for reply in replies:
+        if reply.status == 429:
+            assert int(reply.headers["Retry-After"]) >= 1
+            assert "Too many failed logins" in reply.body
