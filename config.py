@@ -54,6 +54,19 @@ class Default:
     LOGIN_FAILURE_WINDOW = 900
     LOGIN_LONGEST_WAIT = 900
 
+    # The outbox (blog.services.outbox): notifications are rows written with the change, then
+    # delivered by a thread in each app process (OUTBOX_WORKER; false leaves it to
+    # `flask --app app outbox run`). A failure is retried after OUTBOX_FIRST_RETRY seconds,
+    # doubling up to OUTBOX_LONGEST_RETRY; after OUTBOX_MAX_ATTEMPTS tries it is dead
+    # (Admin -> Outbox retries it). Sent messages are kept OUTBOX_KEEP_SENT_DAYS.
+    OUTBOX_WORKER = True
+    OUTBOX_FIRST_RETRY = 10
+    OUTBOX_LONGEST_RETRY = 3600
+    OUTBOX_MAX_ATTEMPTS = 15
+    OUTBOX_POLL_SECONDS = 30
+    OUTBOX_IDLE_SECONDS = 600
+    OUTBOX_KEEP_SENT_DAYS = 30
+
     # Outgoing mail for notifications; empty host disables sending.
     MAIL_SERVER = ""
     MAIL_PORT = 25
@@ -104,6 +117,9 @@ class Testing(Default):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
+    # Delivery threads of the many apps a test run makes end soon after their work.
+    OUTBOX_IDLE_SECONDS = 2
+    OUTBOX_POLL_SECONDS = 1
 
 
 class Production(Default):

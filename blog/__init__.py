@@ -71,6 +71,9 @@ def create_app(config: Any = None) -> Flask:
     # Before any other after-request hook, so it runs last and stores the finished page.
     _init_page_cache(app)
     _register_blueprints(app)
+    from blog.services import outbox
+
+    outbox.init_app(app)
 
     # Outermost: the page cache keys pages by the scheme and host the reader used.
     proxies = int(app.config.get("PROXY_FIX") or 0)

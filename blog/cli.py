@@ -138,6 +138,34 @@ def register(app: Flask) -> None:
             raise click.ClickException(exc.message) from None
         click.echo(f"Revoked token {row.id} ({row.prefix}…).")
 
+    @app.cli.group()
+    def outbox() -> None:
+        """Deliver the notifications waiting in the outbox."""
+
+    @outbox.command("run")
+    @click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+    def outbox_run(once: bool) -> None:
+        """Deliver due messages, then keep watching (for a process of its own; the app's
+        own threads can be turned off with OUTBOX_WORKER=false)."""
+        import time
+
+        from blog.services import outbox as outbox_service
+
+        poll = float(app.config["OUTBOX_POLL_SECONDS"])
+        while True:
+            tried = 0
+            while batch := outbox_service.deliver_due():
+                tried += batch
+            if once:
+                counts = outbox_service.counts()
+                click.echo(
+                    f"Tried {tried}; {counts['pending']} pending, {counts['dead']} dead, "
+                    f"{counts['sent']} sent."
+                )
+                return
+            wait = outbox_service.seconds_until_next()
+            time.sleep(min(poll, wait) if wait is not None else poll)
+
     @app.cli.command("bootstrap")
     def bootstrap() -> None:
         """First run: an admin with a random password (printed once) and a welcome post."""

@@ -459,6 +459,39 @@ class ModerationLog(db.Model):
     comment: Mapped[Comment | None] = relationship()
 
 
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (next_at)
+    SENDING = "sending"  # claimed by a worker until claimed_until
+    SENT = "sent"
+    DEAD = "dead"  # gave up after OUTBOX_MAX_ATTEMPTS; "retry now" in the admin
+
+
+class OutboxMessage(db.Model):
+    """A side effect to deliver (today: one email), written in the same transaction as the
+    change that causes it, delivered afterwards by a worker (blog.services.outbox)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # What a worker asks for: the due messages, oldest first.
+        Index("ix_outbox_status_next_at", "status", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="mail")
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class Setting(db.Model):
     """Site settings a site owner changes in the admin (discussion, whitelist, ...)."""
 

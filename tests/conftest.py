@@ -75,6 +75,9 @@ def fresh_app(database_uri: str, tmp_path: Path, **overrides) -> Iterator[Flask]
     try:
         yield app
     finally:
+        from blog.services import outbox
+
+        outbox.stop_all()  # no delivery thread of this test may take the next test's mail
         with app.app_context():
             db.session.remove()
             empty_tables()

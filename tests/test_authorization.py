@@ -123,6 +123,19 @@ class World:
             start_session(db.session.get(User, self.users[who]), "192.0.2.1", "elsewhere")
             db.session.commit()
 
+    def dead_message(self) -> tuple[int, str]:
+        """(id, subject) of an outbox message that could not be sent."""
+        from blog.models import OutboxMessage, OutboxStatus
+
+        subject = self.unique("undeliverable")
+        with self.app.app_context():
+            message = OutboxMessage(
+                recipients=["x@example.org"], subject=subject, status=OutboxStatus.DEAD
+            )
+            db.session.add(message)
+            db.session.commit()
+            return message.id, subject
+
     def draft_of_otto(self) -> tuple[int, str]:
         title = self.unique("draft")
         post_id, _ = create_post(self.app, OTTO, title=title, action="draft")
@@ -480,6 +493,28 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
         "admin.settings_discussion",
         "POST",
         Case("change the discussion rules", "write", ADMINS, _settings_discussion),
+    )
+
+    # --- the outbox
+    add(
+        "admin.outbox",
+        "GET",
+        Case(
+            "the outbox shows a dead message",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/outbox", marker=w.dead_message()[1]),
+        ),
+    )
+    add(
+        "admin.outbox_retry",
+        "POST",
+        Case(
+            "retry a dead message",
+            "write",
+            ADMINS,
+            lambda w, _: _form_post(f"/admin/outbox/{w.dead_message()[0]}/retry"),
+        ),
     )
 
     # --- the API (bearer tokens)

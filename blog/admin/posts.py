@@ -13,10 +13,11 @@ from blog.auth.forms import EmptyForm
 from blog.auth.views import safe_next
 from blog.decorators import permission_required
 from blog.extensions import db
-from blog.models import Permission, Post, PostStatus, PostType
+from blog.models import OutboxStatus, Permission, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
 from blog.services import ServiceError
 from blog.services import comments as comment_service
+from blog.services import outbox as outbox_service
 from blog.services import posts as post_service
 from blog.services.settings import site_settings
 
@@ -30,7 +31,12 @@ def dashboard():
     counts = (
         post_service.admin_status_counts(current_user) if current_user.can(Permission.WRITE) else {}
     )
-    return render_template("admin/dashboard.html", counts=counts, pending=pending)
+    undeliverable = None
+    if current_user.can(Permission.MANAGE_SETTINGS):
+        undeliverable = outbox_service.counts()[OutboxStatus.DEAD.value]
+    return render_template(
+        "admin/dashboard.html", counts=counts, pending=pending, undeliverable=undeliverable
+    )
 
 
 @bp.get("/posts")

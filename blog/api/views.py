@@ -32,7 +32,7 @@ from blog.api.openapi import (
 from blog.extensions import csrf, db, limiter
 from blog.models import Comment, Permission, Post, PostType, User
 from blog.moderation import CommentStatus, Limits
-from blog.services import ServiceError, notify
+from blog.services import ServiceError
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
 from blog.services.settings import comment_whitelist, discussion_settings
@@ -483,7 +483,6 @@ def create_comment():
     comment = comment_service.submit(
         post, submitted, user, discussion_settings(), comment_whitelist(), limits
     )
-    notify.comment_posted(comment)
     body = comment_json(comment, comment_service.can_moderate(user, comment))
     return _created(body, url_for("api.get_comment", comment_id=comment.id))
 

@@ -15,7 +15,7 @@ from blog.models import Comment, utcnow
 from blog.moderation import CommentStatus, Limits, Refusal, comments_closed_reason
 from blog.sanitize import allowed_tags_line
 from blog.services import comments as comment_service
-from blog.services import notify, threads
+from blog.services import threads
 from blog.services.posts import PostPage
 from blog.services.settings import comment_whitelist, discussion_settings
 from blog.templating import post_path
@@ -197,7 +197,6 @@ def submit_comment(post: PostPage):
         html, status = _refused(post, form, exc.refusals, exc.status)
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         return html, status, headers
-    notify.comment_posted(comment)
 
     response = make_response(redirect(threads.comment_path(comment, settings, post), 303))
     _after_post_cookies(response, form, post, comment)

@@ -37,6 +37,7 @@ INVISIBLE_TABLES = frozenset(
         "comment_tallies",
         "login_throttle",
         "moderation_log",
+        "outbox",
         "user_sessions",
     }
 )

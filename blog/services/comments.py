@@ -327,8 +327,10 @@ def submit(
     whitelist: Whitelist,
     limits: Limits,
     now: datetime | None = None,
+    announce: bool = True,
 ) -> Comment:
-    """Check, sanitize, decide and store a new comment. Raises CommentRefused."""
+    """Check, sanitize, decide and store a new comment, with its notifications (``announce``)
+    in the same transaction. Raises CommentRefused."""
     now = now or utcnow()
     if user is not None:
         # A logged-in commenter is who their account says.
@@ -411,6 +413,8 @@ def submit(
             "created_at": now,
         },
     )
+    if announce:
+        notify.comment_posted(comment)  # into the outbox, committed with the comment
     _commit_keeping_values()
     return comment
 
@@ -728,9 +732,9 @@ def moderate(comment: Comment, action: str, actor: User, reason: str = "") -> bo
     if dst is None:
         return False
     changed = set_status(comment, dst, actor, action, reason)
-    db.session.commit()
     if changed and dst == CommentStatus.APPROVED:
-        notify.comment_approved(comment)
+        notify.comment_approved(comment)  # committed with the approval
+    db.session.commit()
     return changed
 
 
@@ -751,7 +755,6 @@ def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, in
     if action not in ACTIONS:
         raise ServiceError(f"Unknown action {action!r}.")
     changed = skipped = 0
-    approved: list[Comment] = []
     for comment in _load(ids):
         if not can_moderate(actor, comment):
             skipped += 1
@@ -760,12 +763,10 @@ def moderate_many(ids: Sequence[int], action: str, actor: User) -> tuple[int, in
         if dst is not None and set_status(comment, dst, actor, action):
             changed += 1
             if dst == CommentStatus.APPROVED:
-                approved.append(comment)
+                notify.comment_approved(comment)  # committed with the approvals
         else:
             skipped += 1
     db.session.commit()
-    for comment in approved:
-        notify.comment_approved(comment)
     return changed, skipped
 
 
@@ -949,14 +950,19 @@ def reply(
             f"approved by {actor.name} when replying",
         )
         db.session.flush()
-    data = CommentInput(content=content, parent_id=parent.id, ip=ip, user_agent=user_agent)
-    comment = submit(
-        parent.post, data, actor, settings, whitelist, Limits(flood_seconds=0, min_fill_seconds=0)
-    )
-    if approving:
-        # An approval like any other: the commenter who asked is told.
+        # An approval like any other: the commenter who asked is told (if the reply is
+        # refused, the approval and its mail are rolled back together).
         notify.comment_approved(parent)
-    return comment
+    data = CommentInput(content=content, parent_id=parent.id, ip=ip, user_agent=user_agent)
+    return submit(
+        parent.post,
+        data,
+        actor,
+        settings,
+        whitelist,
+        Limits(flood_seconds=0, min_fill_seconds=0),
+        announce=False,
+    )
 
 
 # --- the queue --------------------------------------------------------------------------

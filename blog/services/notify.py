@@ -1,15 +1,10 @@
-"""Email notifications about comments. Sending never makes the request that caused it fail."""
+"""Email notifications about comments, written to the outbox in the transaction of the change
+that causes them (blog.services.outbox delivers them). Sending never makes that change fail."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import threading
 from collections.abc import Iterable
-from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
-from email.message import EmailMessage
-from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import select
@@ -18,6 +13,7 @@ from blog.extensions import db
 from blog.models import Comment, Permission, Role, User
 from blog.moderation import CommentStatus
 from blog.sanitize import plain_text
+from blog.services import outbox
 
 log = logging.getLogger(__name__)
 
@@ -32,76 +28,20 @@ def _absolute(path: str) -> str:
     return current_app.config["SITE_URL"].rstrip("/") + path
 
 
-# Delivery runs beside the request, so a slow or silent SMTP server never holds up the
-# reader's POST. Two threads per process are plenty for a blog's notification volume.
-_outbox = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
-_pending: set[Future[bool]] = set()
-_pending_lock = threading.Lock()
-
-
 def send(recipients: Iterable[str], subject: str, body: str) -> bool:
-    """Queue one plain-text message for delivery; False when there is nothing to send
-    (no mail server configured, or no recipient)."""
-    config = current_app.config
-    to = sorted({r.strip() for r in recipients if r and r.strip()})
-    if not to or not config.get("MAIL_SERVER"):
-        return False
-    message = EmailMessage()
-    message["From"] = config["MAIL_DEFAULT_SENDER"]
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message.set_content(body)
-    server = {key: config.get(key) for key in SMTP_SETTINGS}
-    future = _outbox.submit(_deliver, server, message)
-    with _pending_lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
-    return True
-
-
-SMTP_SETTINGS = (
-    "MAIL_SERVER",
-    "MAIL_PORT",
-    "MAIL_TIMEOUT",
-    "MAIL_USE_TLS",
-    "MAIL_USERNAME",
-    "MAIL_PASSWORD",
-)
-
-
-def _forget(future: Future[bool]) -> None:
-    with _pending_lock:
-        _pending.discard(future)
-
-
-def _deliver(server: dict[str, Any], message: EmailMessage) -> bool:
-    """Hand one message to the SMTP server; a failure is logged, never raised."""
-    try:
-        with smtplib.SMTP(
-            server["MAIL_SERVER"], int(server["MAIL_PORT"]), timeout=float(server["MAIL_TIMEOUT"])
-        ) as smtp:
-            if server.get("MAIL_USE_TLS"):
-                smtp.starttls()
-            if server.get("MAIL_USERNAME"):
-                smtp.login(server["MAIL_USERNAME"], server["MAIL_PASSWORD"] or "")
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("could not send %r to %s: %s", message["Subject"], message["To"], exc)
-        return False
-    return True
+    """Add one plain-text message to the current transaction's outbox (it is sent once the
+    transaction commits); False when there is nothing to send."""
+    return outbox.add_mail(recipients, subject, body)
 
 
 def pending() -> int:
-    """How many messages are still on their way to the SMTP server."""
-    with _pending_lock:
-        return len(_pending)
+    """How many messages are due or on their way to the SMTP server."""
+    return outbox.due_or_sending()
 
 
 def wait_for_outbox(timeout: float = 30) -> None:
-    """Block until queued messages have been delivered or have failed (tests, shutdown)."""
-    with _pending_lock:
-        waiting = list(_pending)
-    futures.wait(waiting, timeout=timeout)
+    """Block until the delivery threads have nothing due (tests, shutdown)."""
+    outbox.wait_until_idle(timeout)
 
 
 def _moderators(comment: Comment) -> list[str]:
@@ -125,7 +65,8 @@ def _summary(comment: Comment) -> str:
 
 
 def comment_posted(comment: Comment) -> None:
-    """After a new comment: tell moderators when it is held, the author when it is out."""
+    """With a new comment (before its commit): tell moderators when it is held, the post's
+    author when it is out."""
     from blog.services.settings import discussion_settings
     from blog.services.threads import comment_path
 
@@ -160,7 +101,8 @@ def comment_posted(comment: Comment) -> None:
 
 
 def comment_approved(comment: Comment) -> None:
-    """Tell a commenter who asked for it that their held comment is now published."""
+    """With an approval (before its commit): tell a commenter who asked for it that their
+    held comment is now published."""
     from blog.services.settings import discussion_settings
     from blog.services.threads import comment_path
 
@@ -175,7 +117,6 @@ def comment_approved(comment: Comment) -> None:
             f"has been approved and is now published:\n\n{link}\n\n"
             "You get this email once, because you asked for it when commenting.\n",
         )
-        comment.notify_on_approval = False  # once only
-        db.session.commit()
+        comment.notify_on_approval = False  # once only, committed with the approval
     except Exception:  # noqa: BLE001
         log.exception("approval notification failed for comment %s", comment.id)
