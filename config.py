@@ -45,6 +45,9 @@ class Default:
     RATELIMIT_HEADERS_ENABLED = True
     COMMENT_RATE_LIMIT = "10 per minute;100 per day"
     LOGIN_RATE_LIMIT = "10 per minute"
+    # SQLite: FULL puts each commit on the disk before it is acknowledged (a power cut
+    # keeps every acknowledged comment); NORMAL is faster and may lose the last ones.
+    SQLITE_SYNCHRONOUS = "FULL"
     # The login throttle (blog.services.throttle), kept in the database so it holds across
     # workers and machines: failures allowed per account and per address before each
     # attempt waits 1, 2, 4... seconds, up to LOGIN_LONGEST_WAIT; failures are forgotten
@@ -66,6 +69,8 @@ class Default:
     OUTBOX_POLL_SECONDS = 30
     OUTBOX_IDLE_SECONDS = 600
     OUTBOX_KEEP_SENT_DAYS = 30
+    # /readyz says "not ready" when a message has waited this long with no worker trying it.
+    OUTBOX_STUCK_SECONDS = 600
 
     # Outgoing mail for notifications; empty host disables sending.
     MAIL_SERVER = ""

@@ -178,8 +178,10 @@ class Site:
         )
         return self._run([str(BIN / "python"), "-c", script])
 
-    def serve(self, page_cache: bool) -> contextlib.AbstractContextManager[Server]:
-        return gunicorn("app:app", {**self.env, "FLASK_PAGE_CACHE": json.dumps(page_cache)})
+    def serve(self, page_cache: bool, **env: str) -> contextlib.AbstractContextManager[Server]:
+        return gunicorn(
+            "app:app", {**self.env, "FLASK_PAGE_CACHE": json.dumps(page_cache), **env}
+        )
 
 
 def new_post(site: Site, title: str) -> str:
@@ -440,9 +442,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             acked.mkdir()
             script = ROOT / "bench" / "post_comment.lua"
 
-            def blog_post() -> float:
+            def blog_post(base: str = cached.base) -> float:
                 rate, out = wrk(
-                    cached.base + guestbook,
+                    base + guestbook,
                     seconds,
                     script=script,
                     env={
@@ -482,6 +484,26 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             )
             if lost:
                 print(f"!! {lost} acknowledged comments are missing", file=sys.stderr)
+
+            if not args.database:
+                # What SQLite's synchronous=FULL (the default: each commit on the disk before
+                # its 303) costs, against NORMAL (the last commits may be lost to a power cut).
+                say("the comment POST again with SQLITE_SYNCHRONOUS=NORMAL")
+                with site.serve(True, FLASK_SQLITE_SYNCHRONOUS="NORMAL") as relaxed:
+                    warm(relaxed.base + guestbook)
+                    ref_post, relaxed_posts = alternate(
+                        rounds, reference_post, lambda: blog_post(relaxed.base)
+                    )
+                results.append(
+                    Result(
+                        "the same with SQLITE_SYNCHRONOUS=NORMAL (not the default)",
+                        relaxed_posts,
+                        ref_post,
+                        "minimal Flask, insert one row",
+                        0.5,
+                        f"FULL costs {1 - blog_posts / relaxed_posts:.0%} of NORMAL's rate",
+                    )
+                )
 
     # --- data scale ---
     if args.comments > 0:

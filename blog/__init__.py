@@ -18,13 +18,39 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Foreign keys on, WAL so readers never wait for a writer, and a busy timeout."""
+    """Foreign keys on, WAL so readers never wait for a writer, and a busy timeout. (How
+    hard each commit is pushed to the disk is the app's setting: _sqlite_durability.)"""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")
+
+
+def _sqlite_durability(app: Flask) -> None:
+    """SQLITE_SYNCHRONOUS on every connection of the app's engine. FULL (the default):
+    each commit is on the disk before the 303 that acknowledges it, so a power cut keeps
+    every acknowledged comment; NORMAL (in WAL mode) may lose the last ones, for speed."""
+    from blog.extensions import db
+
+    level = str(app.config.get("SQLITE_SYNCHRONOUS") or "FULL").upper()
+    if level not in SQLITE_SYNCHRONOUS:
+        raise RuntimeError(
+            f"SQLITE_SYNCHRONOUS is {level!r}; it must be one of {', '.join(SQLITE_SYNCHRONOUS)}."
+        )
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _synchronous(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")  # one of four words, checked above
         cursor.close()
 
 
@@ -69,6 +95,7 @@ def create_app(config: Any = None) -> Flask:
 
     _init_extensions(app)
     # Before any other after-request hook, so it runs last and stores the finished page.
+    _sqlite_durability(app)
     _init_page_cache(app)
     _register_blueprints(app)
     from blog.services import outbox
@@ -168,11 +195,13 @@ def _register_blueprints(app: Flask) -> None:
     from blog.api import bp as api_bp
     from blog.auth import bp as auth_bp
     from blog.feeds import bp as feeds_bp
+    from blog.health import bp as health_bp
     from blog.posts import bp as posts_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(health_bp)
     # Last: its /<slug>/ catch-all must not shadow the others.
     app.register_blueprint(posts_bp)

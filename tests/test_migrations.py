@@ -34,6 +34,20 @@ def test_sqlite_pragmas_are_on(app):
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        # FULL (2): an acknowledged comment is on the disk, whatever happens next.
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_sqlite_durability_is_a_setting(database_uri, tmp_path):
+    if not database_uri.startswith("sqlite"):
+        pytest.skip("SQLite pragmas; this run is on another backend")
+    faster = make_app(database_uri, tmp_path, SQLITE_SYNCHRONOUS="normal")
+    with faster.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    with faster.app_context():
+        db.engine.dispose()
+    with pytest.raises(RuntimeError, match="SQLITE_SYNCHRONOUS"):
+        make_app(database_uri, tmp_path, SQLITE_SYNCHRONOUS="sometimes")
 
 
 
