@@ -229,6 +229,8 @@ PUBLIC_READS = {
     "api.openapi": ["/api/v1/openapi.json"],
     "api.list_posts": ["/api/v1/posts"],
     "auth.login": ["/login"],
+    "health.healthz": ["/healthz"],
+    "health.readyz": ["/readyz"],  # says nothing a stranger could use
 }
 
 
