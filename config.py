@@ -48,6 +48,8 @@ class Default:
     # SQLite: FULL puts each commit on the disk before it is acknowledged (a power cut
     # keeps every acknowledged comment); NORMAL is faster and may lose the last ones.
     SQLITE_SYNCHRONOUS = "FULL"
+    # Milliseconds a write waits for another one to finish before the request answers 503.
+    SQLITE_BUSY_TIMEOUT = 5000
     # The login throttle (blog.services.throttle), kept in the database so it holds across
     # workers and machines: failures allowed per account and per address before each
     # attempt waits 1, 2, 4... seconds, up to LOGIN_LONGEST_WAIT; failures are forgotten

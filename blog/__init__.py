@@ -24,7 +24,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=5000")  # the app's SQLITE_BUSY_TIMEOUT follows
         cursor.close()
 
 
@@ -47,10 +47,13 @@ def _sqlite_durability(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
 
+    busy = int(app.config.get("SQLITE_BUSY_TIMEOUT", 5000))
+
     @event.listens_for(engine, "connect")
     def _synchronous(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA synchronous={level}")  # one of four words, checked above
+        cursor.execute(f"PRAGMA busy_timeout={busy}")  # an int
         cursor.close()
 
 

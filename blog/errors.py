@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
+import time
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blog.extensions import db
@@ -22,6 +28,108 @@ HINTS = {
     429: "Too many requests in a short time. Wait a minute and try again.",
     500: "Something went wrong on our side. It has been logged; please try again later.",
 }
+
+
+UNAVAILABLE = (
+    "The blog cannot reach its database just now. It will be back shortly: please try again "
+    "in a minute."
+)
+RETRY_AFTER = "30"
+#: The comment form's fields a 503 gives back as they were typed.
+TYPED = ("author", "email", "url", "comment")
+KEPT_HIDDEN = ("comment_parent", "csrf_token", "notify", "rendered")
+
+log = logging.getLogger(__name__)
+
+
+class Outage:
+    """Logs a database outage once when it starts and once when it ends, not per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: Exception) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+        log.error("database unreachable; answering 503 until it is back: %s", exc)
+
+    def answered(self) -> None:
+        if self.since is None:
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            lasted, failures = time.monotonic() - self.since, self.failures
+            self.since, self.failures = None, 0
+        log.warning(
+            "database reachable again after %.0f s (%d requests answered 503)", lasted, failures
+        )
+
+
+outage = Outage()
+
+
+#: What SQLite says when the database is there in principle but cannot be used now (the
+#: file gone, a writer holding the lock past the busy timeout, a full or read-only disk);
+#: its other OperationalErrors ("no such table", a syntax error) are bugs: 500.
+SQLITE_TEMPORARY = (
+    "unable to open database file",
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "attempt to write a readonly database",
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached or used just now."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        message = str(exc.orig).lower()
+        return any(words in message for words in SQLITE_TEMPORARY)
+    return True  # the server's driver: a connection refused, cut or timed out
+
+
+def database_error(exc: Exception):
+    if is_unavailable(exc):
+        return unavailable_response(exc)
+    current_app.logger.error("database error", exc_info=exc)
+    db.session.rollback()
+    return error_response(500, HINTS[500])
+
+
+def unavailable_response(exc: Exception):
+    """503 for a database that cannot be reached: JSON for the API, the comment form with
+    what was typed for a comment POST, a short page otherwise. Nothing here may need the
+    database (no context processors, no settings)."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone with the database
+        db.session.remove()
+    outage.failed(exc)
+    headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
+    if wants_json():
+        body = {"error": {"code": "unavailable", "message": UNAVAILABLE}}
+        return jsonify(body), 503, headers
+    form = None
+    hidden: list[tuple[str, str]] = []
+    if request.method == "POST" and "comment" in request.form:
+        form = {name: request.form.get(name, "") for name in TYPED}
+        hidden = [(name, request.form[name]) for name in KEPT_HIDDEN if name in request.form]
+    template = current_app.jinja_env.get_template("unavailable.html")
+    page = template.render(message=UNAVAILABLE, form=form, hidden=hidden, action=request.path)
+    return page, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
 
 
 def wants_json() -> bool:
@@ -62,6 +170,19 @@ def _code_name(code: int) -> str:
 
 
 def register(app: Flask) -> None:
+    # Connection-level failures (the server down or restarting, SQLite locked past its busy
+    # timeout, a full disk, a read-only file) are temporary: 503, not 500.
+    app.register_error_handler(OperationalError, database_error)
+    app.register_error_handler(InterfaceError, database_error)
+
+    @app.after_request
+    def _outage_over(response):
+        # Any page but these two read the database: one that did, answered, ends the outage.
+        quiet = request.endpoint in ("health.healthz", "static")
+        if outage.since is not None and response.status_code < 500 and not quiet:
+            outage.answered()
+        return response
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return error_response(
@@ -91,6 +212,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):
+        # The database lost outside a view (loading the logged-in user, say) is still 503.
+        if exc.original_exception is not None and is_unavailable(exc.original_exception):
+            return unavailable_response(exc.original_exception)
         # A failed statement leaves the transaction aborted (PostgreSQL refuses every query
         # after it), and the page itself reads the site settings: start clean first.
         db.session.rollback()

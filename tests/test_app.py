@@ -352,14 +352,16 @@ def test_429_when_login_is_hammered(limited_app: Flask) -> None:
     assert client.get("/login").status_code == 200
 
 
-def test_500_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    """Even the error page cannot read the settings then: a plain page, still no traceback."""
+def test_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    """A temporary answer, on a page that needs no settings (none can be read): no
+    traceback, nothing of the driver's message (tests/test_outages.py has the rest)."""
     unreachable = "sqlite:///" + str(tmp_path / "missing-folder" / "blog.db")
     app = make_app(unreachable, tmp_path, PROPAGATE_EXCEPTIONS=False)
     response = app.test_client().get("/")
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
     body = response.get_data(as_text=True)
-    assert "Server error" in body
+    assert "Back shortly" in body
     assert "Traceback" not in body
     assert "sqlite" not in body.lower()
     _dispose(app)

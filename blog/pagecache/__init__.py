@@ -114,13 +114,19 @@ class PageCache:
             return self.versions.read(names)
         return self.versions.read(names, self.session.connection())
 
-    def fresh_entry(self, key: str) -> Entry | None:
+    def fresh_entry(self, key: str) -> Entry | _Stale | None:
         """The stored page for ``key`` if it is still exactly what a render would give."""
         entry = self.store.get(key)
         if entry is None:
             self.store.misses += 1
             return None
-        if entry.expires > time.time() and self.versions.read(entry.deps) == entry.versions:
+        versions = self.versions.read(entry.deps)
+        if versions is None and self.versions.transactional:
+            # The database is unreachable: no page could be made now. The one kept is the
+            # best a reader can have until it is back (served marked, see serve_stale).
+            self.store.stale_served += 1
+            return _Stale(entry)
+        if entry.expires > time.time() and versions == entry.versions:
             self.store.hits += 1
             return entry
         self.store.discard(key, entry)
@@ -165,7 +171,11 @@ class PageCache:
             expires=min(render.valid_until, render.started + self.max_age),
         )
 
-    def serve(self, entry: Entry, environ: dict[str, Any], start_response: Callable) -> list:
+    def serve(
+        self, entry: Entry | _Stale, environ: dict[str, Any], start_response: Callable
+    ) -> list:
+        if isinstance(entry, _Stale):
+            return self.serve_stale(entry.entry, environ, start_response)
         if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not (
             # If-None-Match compares weakly, as RFC 9110 says for GET.
             is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified)
@@ -173,6 +183,15 @@ class PageCache:
             start_response("304 Not Modified", list(entry.not_modified_headers))
             return []
         start_response("200 OK", list(entry.headers))
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
+
+    def serve_stale(self, entry: Entry, environ: dict[str, Any], start_response: Callable) -> list:
+        """A stored page while the database is down: maybe older than the last write, so
+        no validator (no 304 on it) and no shared cache may keep it."""
+        dropped = {"etag", "last-modified", "cache-control"}
+        headers = [(name, value) for name, value in entry.headers if name.lower() not in dropped]
+        headers.append(("Cache-Control", "no-store"))
+        start_response("200 OK", headers)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
 
     # --- bumping ------------------------------------------------------------------------
@@ -186,6 +205,13 @@ class PageCache:
             self.versions.bump_in(session.connection(), sorted(names))
         else:
             keys.mark(session, names)
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """A stored page handed out while the version store (the database) is unreachable."""
+
+    entry: Entry
 
 
 @dataclass

@@ -39,6 +39,7 @@ class PageStore:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = self.stored = self.evicted = 0
+        self.stale_served = 0  # pages handed out while the database was unreachable
 
     def __len__(self) -> int:
         return len(self._entries)
