@@ -1,10 +1,11 @@
-"""flask commands: user, post, token, bootstrap (see INTERFACE.md)."""
+"""flask commands: user, post, token, outbox, backup, restore, bootstrap (INTERFACE.md)."""
 
 from __future__ import annotations
 
 import secrets
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -165,6 +166,38 @@ def register(app: Flask) -> None:
                 return
             wait = outbox_service.seconds_until_next()
             time.sleep(min(poll, wait) if wait is not None else poll)
+
+    @app.cli.command("backup")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Where to write it (default: instance/backups/blog-DATE-TIME.db or .dump).",
+    )
+    def backup_command(output: Path | None) -> None:
+        """A consistent copy of the database, taken while the blog serves."""
+        from blog.services import backup as backup_service
+
+        uri = app.config["SQLALCHEMY_DATABASE_URI"]
+        target = output or backup_service.default_name(uri, Path(app.instance_path), utcnow())
+        try:
+            written = backup_service.backup(uri, target)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
+
+    @app.cli.command("restore")
+    @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+    def restore_command(source: Path) -> None:
+        """Put the backup SOURCE into the configured database, which must be empty."""
+        from blog.services import backup as backup_service
+
+        try:
+            backup_service.restore(app.config["SQLALCHEMY_DATABASE_URI"], source, db.engine)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"Restored {source}. Run 'db upgrade' if the backup is from an older version.")
 
     @app.cli.command("bootstrap")
     def bootstrap() -> None:
