@@ -43,6 +43,9 @@ class Default:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis (RATELIMIT_STORAGE_URI) unreachable: true keeps limits per process in memory,
+    # with a warning; false refuses what needs a limit with 503 until Redis is back.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     COMMENT_RATE_LIMIT = "10 per minute;100 per day"
     LOGIN_RATE_LIMIT = "10 per minute"
     # SQLite: FULL puts each commit on the disk before it is acknowledged (a power cut

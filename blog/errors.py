@@ -109,7 +109,15 @@ def database_error(exc: Exception):
     return error_response(500, HINTS[500])
 
 
-def unavailable_response(exc: Exception):
+def _redis_unavailable(exc: Exception):
+    log.warning("Redis unreachable: %s", exc)
+    return unavailable_response(exc, log_outage=False, message=REDIS_UNAVAILABLE)
+
+
+REDIS_UNAVAILABLE = "The blog cannot check its limits just now. Please try again in a minute."
+
+
+def unavailable_response(exc: Exception, log_outage: bool = True, message: str = UNAVAILABLE):
     """503 for a database that cannot be reached: JSON for the API, the comment form with
     what was typed for a comment POST, a short page otherwise. Nothing here may need the
     database (no context processors, no settings)."""
@@ -117,10 +125,11 @@ def unavailable_response(exc: Exception):
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection may be gone with the database
         db.session.remove()
-    outage.failed(exc)
+    if log_outage:
+        outage.failed(exc)
     headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
     if wants_json():
-        body = {"error": {"code": "unavailable", "message": UNAVAILABLE}}
+        body = {"error": {"code": "unavailable", "message": message}}
         return jsonify(body), 503, headers
     form = None
     hidden: list[tuple[str, str]] = []
@@ -128,7 +137,7 @@ def unavailable_response(exc: Exception):
         form = {name: request.form.get(name, "") for name in TYPED}
         hidden = [(name, request.form[name]) for name in KEPT_HIDDEN if name in request.form]
     template = current_app.jinja_env.get_template("unavailable.html")
-    page = template.render(message=UNAVAILABLE, form=form, hidden=hidden, action=request.path)
+    page = template.render(message=message, form=form, hidden=hidden, action=request.path)
     return page, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
 
 
@@ -174,6 +183,14 @@ def register(app: Flask) -> None:
     # timeout, a full disk, a read-only file) are temporary: 503, not 500.
     app.register_error_handler(OperationalError, database_error)
     app.register_error_handler(InterfaceError, database_error)
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - installed with flask-limiter[redis]
+        pass
+    else:
+        # Redis gone with RATELIMIT_IN_MEMORY_FALLBACK_ENABLED false: refused, for now.
+        app.register_error_handler(redis.exceptions.ConnectionError, _redis_unavailable)
+        app.register_error_handler(redis.exceptions.TimeoutError, _redis_unavailable)
 
     @app.after_request
     def _outage_over(response):

@@ -121,6 +121,12 @@ class PageCache:
             self.store.misses += 1
             return None
         versions = self.versions.read(entry.deps)
+        if versions is None and not self.versions.transactional:
+            # Redis unreachable: writes made meanwhile cannot be seen, so nothing kept so far
+            # can be trusted once it is back. Start again.
+            self.store.clear()
+            self.store.misses += 1
+            return None
         if versions is None and self.versions.transactional:
             # The database is unreachable: no page could be made now. The one kept is the
             # best a reader can have until it is back (served marked, see serve_stale).

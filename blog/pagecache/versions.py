@@ -16,6 +16,7 @@ caller then neither serves nor stores a cached page.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -100,7 +101,14 @@ class DatabaseVersions:
 
 
 class RedisVersions:
-    """Generations as Redis integers (``INCR``), for sites that already run Redis."""
+    """Generations as Redis integers (``INCR``), for sites that already run Redis.
+
+    Redis unreachable: reads answer None (pages are rendered, not served from the store),
+    and a bump that could not be made is owed: it is made before anything else once Redis
+    answers again, so a page kept elsewhere from before the write cannot outlive the
+    outage by more than the time until this process next talks to Redis. The outage is
+    logged when it starts and when it ends.
+    """
 
     transactional = False
     PREFIX = "blog:cache-version:"
@@ -112,27 +120,52 @@ class RedisVersions:
         self.client = client or redis.Redis.from_url(
             url, socket_timeout=1.0, socket_connect_timeout=1.0
         )
+        self._owed: set[str] = set()
+        self._lock = threading.Lock()
+        self.down = False
+
+    def _failed(self, what: str) -> None:
+        if not self.down:
+            self.down = True
+            log.error("page cache: Redis is unreachable (%s); rendering every page", what)
+
+    def _pay(self) -> bool:
+        """Make the bumps owed from an outage; False when Redis still does not answer."""
+        with self._lock:
+            owed = sorted(self._owed)
+            if not owed:
+                return True
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                for name in owed:
+                    pipe.incr(self.PREFIX + name)
+                pipe.execute()
+            except Exception:  # noqa: BLE001
+                self._failed("bumping")
+                return False
+            self._owed.difference_update(owed)
+            return True
 
     def read(
         self, names: Sequence[str], connection: Connection | None = None
     ) -> tuple[int, ...] | None:
+        if self._owed and not self._pay():
+            return None
         try:
             values = self.client.mget([self.PREFIX + name for name in names])
         except Exception:  # noqa: BLE001
-            log.warning("page cache: Redis is unreachable; serving uncached")
+            self._failed("reading")
             return None
+        if self.down:
+            self.down = False
+            log.warning("page cache: Redis answers again")
         return tuple(int(value) if value is not None else 0 for value in values)
 
     def bump_in(self, connection: Connection, names: Sequence[str]) -> None:
         raise AssertionError("Redis versions are bumped after the commit")
 
     def bump_after_commit(self, names: Sequence[str]) -> None:
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for name in sorted(set(names)):
-                pipe.incr(self.PREFIX + name)
-            pipe.execute()
-        except Exception:  # noqa: BLE001
-            # The write is committed; pages cached before it may be served until the next
-            # change reaches Redis. Logged loudly: this is the one way a page goes stale.
-            log.error("page cache: could not bump %s in Redis", sorted(set(names)), exc_info=True)
+        # The write is committed whatever happens here; what cannot be bumped now is owed.
+        with self._lock:
+            self._owed.update(names)
+        self._pay()
