@@ -24,7 +24,8 @@ run: $(STAMP)
 	mkdir -p instance
 	$(FLASK) db upgrade
 	$(FLASK) bootstrap
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - app:app
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - \
+		--access-logformat '%(t)s %(h)s "%(r)s" %(s)s %(b)sB %(M)sms id=%({x-request-id}o)s' app:app
 
 dev: $(STAMP)
 	mkdir -p instance

@@ -77,6 +77,9 @@ class Default:
     # /readyz says "not ready" when a message has waited this long with no worker trying it.
     OUTBOX_STUCK_SECONDS = 600
 
+    # The app's log (stderr, gunicorn's error log): each line carries the request's id.
+    LOG_LEVEL = "INFO"
+
     # Outgoing mail for notifications; empty host disables sending.
     MAIL_SERVER = ""
     MAIL_PORT = 25

@@ -112,8 +112,9 @@ def create_app(config: Any = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from blog import errors, templating
+    from blog import errors, requestlog, templating
 
+    requestlog.init_app(app)
     errors.register(app)
     templating.register(app)
 

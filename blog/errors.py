@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blog.extensions import db
+from blog.requestlog import current
 from blog.services import ServiceError
 
 HINTS = {
@@ -137,7 +138,9 @@ def unavailable_response(exc: Exception, log_outage: bool = True, message: str =
         form = {name: request.form.get(name, "") for name in TYPED}
         hidden = [(name, request.form[name]) for name in KEPT_HIDDEN if name in request.form]
     template = current_app.jinja_env.get_template("unavailable.html")
-    page = template.render(message=message, form=form, hidden=hidden, action=request.path)
+    page = template.render(
+        message=message, form=form, hidden=hidden, action=request.path, request_id=current
+    )
     return page, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
 
 
@@ -160,7 +163,11 @@ def error_response(code: int, message: str, error_code: str | None = None):
 def _plain_page(code: int, message: str) -> str:
     """The error page when the site's own page cannot be made (no database, no URLs)."""
     title = "Server error" if code >= 500 else f"Error {code}"
-    return f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
+    reference = escape(current())
+    return (
+        f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
+        f"<p>Reference: <code>{reference}</code></p>"
+    )
 
 
 def _code_name(code: int) -> str:

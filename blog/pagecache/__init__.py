@@ -34,6 +34,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import ORMExecuteState, Session
 from werkzeug.http import is_resource_modified
 
+from blog import requestlog
 from blog.pagecache import keys
 from blog.pagecache.store import Entry, PageStore
 from blog.pagecache.versions import DatabaseVersions, RedisVersions, VersionStore
@@ -58,7 +59,7 @@ CACHEABLE_ARGS = frozenset({"page", "cpage"})
 #: Headers never kept with a stored page: they are about one client, not the page.
 UNSTORED_HEADERS = frozenset(
     {"set-cookie", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining",
-     "x-ratelimit-reset"}
+     "x-ratelimit-reset", "x-request-id"}
 )  # fmt: skip
 NOT_MODIFIED_HEADERS = frozenset({"cache-control", "etag", "last-modified", "vary", "expires"})
 STORED_TYPES = ("text/html", "application/atom+xml")
@@ -182,13 +183,14 @@ class PageCache:
     ) -> list:
         if isinstance(entry, _Stale):
             return self.serve_stale(entry.entry, environ, start_response)
+        tag = (requestlog.HEADER, requestlog.request_id(environ))
         if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not (
             # If-None-Match compares weakly, as RFC 9110 says for GET.
             is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified)
         ):
-            start_response("304 Not Modified", list(entry.not_modified_headers))
+            start_response("304 Not Modified", [*entry.not_modified_headers, tag])
             return []
-        start_response("200 OK", list(entry.headers))
+        start_response("200 OK", [*entry.headers, tag])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
 
     def serve_stale(self, entry: Entry, environ: dict[str, Any], start_response: Callable) -> list:
@@ -197,6 +199,7 @@ class PageCache:
         dropped = {"etag", "last-modified", "cache-control"}
         headers = [(name, value) for name, value in entry.headers if name.lower() not in dropped]
         headers.append(("Cache-Control", "no-store"))
+        headers.append((requestlog.HEADER, requestlog.request_id(environ)))
         start_response("200 OK", headers)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
 
