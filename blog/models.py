@@ -479,7 +479,8 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="mail")
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
-    subject: Mapped[str] = mapped_column(String(300), default="")
+    # A site name (200) and a post title (300) fit with the words around them.
+    subject: Mapped[str] = mapped_column(String(600), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[OutboxStatus] = mapped_column(
         _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING

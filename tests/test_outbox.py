@@ -71,19 +71,24 @@ def smtp() -> Iterator[Smtp]:
         server.stop()
 
 
-@pytest.fixture
-def site(app: Flask, database_uri: str, tmp_path: Path, smtp: Smtp) -> Iterator[Flask]:
-    """An app mailing the test server, retrying quickly (``app`` empties the tables)."""
+def mailing_app(database_uri: str, folder: Path, smtp: Smtp, **overrides: object) -> Flask:
+    """An app mailing the test server, retrying quickly, with an admin to mail."""
+    settings = {"MAIL_TIMEOUT": 2, "OUTBOX_FIRST_RETRY": 0.3, "OUTBOX_LONGEST_RETRY": 1}
     mailing = make_app(
         database_uri,
-        tmp_path / "outbox",
+        folder,
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp.port,
-        MAIL_TIMEOUT=2,
-        OUTBOX_FIRST_RETRY=0.3,
-        OUTBOX_LONGEST_RETRY=1,
+        **{**settings, **overrides},
     )
     create_user(mailing, "admin", "admin", email="admin@example.com")
+    return mailing
+
+
+@pytest.fixture
+def site(app: Flask, database_uri: str, tmp_path: Path, smtp: Smtp) -> Iterator[Flask]:
+    """The mailing app (``app`` empties the tables afterwards)."""
+    mailing = mailing_app(database_uri, tmp_path / "outbox", smtp)
     yield mailing
     notify.wait_for_outbox(5)
     with mailing.app_context():
@@ -185,16 +190,14 @@ def test_mail_posted_while_the_server_is_down_arrives_when_it_is_back(
 def test_after_the_last_try_a_message_is_dead_until_retried(
     app: Flask, database_uri: str, tmp_path: Path, smtp: Smtp
 ) -> None:
-    dying = make_app(
+    dying = mailing_app(
         database_uri,
         tmp_path / "dying",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp.port,
+        smtp,
         OUTBOX_FIRST_RETRY=0.1,
         OUTBOX_LONGEST_RETRY=0.2,
         OUTBOX_MAX_ATTEMPTS=3,
     )
-    create_user(dying, "admin", "admin", email="admin@example.com")
     held_comment(dying)
     assert wait_until(lambda: messages(dying)[0].status == OutboxStatus.DEAD)
     (row,) = messages(dying)

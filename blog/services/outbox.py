@@ -54,7 +54,7 @@ def add_mail(recipients: Iterable[str], subject: str, body: str) -> bool:
     to = sorted({r.strip() for r in recipients if r and r.strip()})
     if not to or not current_app.config.get("MAIL_SERVER"):
         return False
-    db.session.add(OutboxMessage(kind="mail", recipients=to, subject=subject[:300], body=body))
+    db.session.add(OutboxMessage(kind="mail", recipients=to, subject=subject, body=body))
     db.session.info[_ADDED] = True
     return True
 

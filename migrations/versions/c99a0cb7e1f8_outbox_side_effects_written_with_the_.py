@@ -22,7 +22,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('recipients', sa.JSON(), nullable=False),
-    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('subject', sa.String(length=600), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'dead', name='outbox_status', native_enum=False, length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
