@@ -242,3 +242,40 @@ def test_sqlite_locked_past_its_busy_timeout_is_a_503_that_keeps_the_text(
         holder.execute("ROLLBACK")
         holder.close()
     assert client.post(path, data=comment_data(comment="Wait for the lock.")).status_code == 303
+
+
+@pytest.mark.parametrize("fault_kind", ["disk full", "read-only"])
+def test_sqlite_full_or_read_only_refuses_writes_with_a_503(
+    blog: Flask, fault: Fault, tmp_path: Path, fault_kind: str
+) -> None:
+    """SQLite's own errors for a full disk (SQLITE_FULL: the database may grow no more) and
+    a read-only file (opened read-only): readers still read, a comment gets a 503 that
+    keeps its text, and nothing is half-written."""
+    if TEST_DATABASE_URL:
+        pytest.skip("SQLite's full and read-only databases")
+    _, path = create_post(blog, "admin", title=fault_kind.capitalize())
+    database = fault.folder / "blog.db"
+    if fault_kind == "read-only":
+        uri = f"sqlite:///file:{database}?mode=ro&uri=true"
+        hurt = make_app(uri, tmp_path / "hurt")
+    else:
+        hurt = make_app(fault.uri, tmp_path / "hurt")
+        with hurt.app_context():
+            engine = db.engine
+        pages = sqlite3.connect(database).execute("PRAGMA page_count").fetchone()[0]
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_room(dbapi_connection, _record) -> None:  # noqa: ANN001
+            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    client = hurt.test_client()
+    assert client.get(path).status_code == 200
+    before = sqlite3.connect(database).execute("SELECT count(*) FROM comments").fetchone()[0]
+    text = "A comment long enough to need a new page. " * 200
+    answer = client.post(path, data=comment_data(comment=text))
+    assert answer.status_code == 503, answer.status_code
+    assert text.strip() in answer.get_data(as_text=True)
+    after = sqlite3.connect(database).execute("SELECT count(*) FROM comments").fetchone()[0]
+    assert after == before
+    with hurt.app_context():
+        db.engine.dispose()
