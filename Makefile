@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev test lint install clean bench
+.PHONY: run dev test lint install clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The soak: SOAK_ARGS="--minutes 30 --database postgresql+psycopg://..." (README).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

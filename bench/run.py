@@ -67,18 +67,21 @@ class Server:
 def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[Server]:
     """``app`` served by gunicorn as ``make run`` does, without the access log."""
     port = free_port()
+    # Its log goes to a file, not a pipe: a pipe nobody reads fills and stops the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), app],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn {app} exited: {process.stderr.read().decode()}")
+                log.seek(0)
+                raise RuntimeError(f"gunicorn {app} exited: {log.read().decode()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):  # noqa: S310
                     break
@@ -98,6 +101,7 @@ def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[Server
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        log.close()
 
 
 def wrk(
