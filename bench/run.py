@@ -316,17 +316,25 @@ def main() -> int:
         print("wrk is missing: apt-get install wrk (make bench does it)", file=sys.stderr)
         return 2
 
-    folder = Path(tempfile.mkdtemp(prefix="blog-bench-"))
-    schema = f"bench_{os.getpid()}"
-    if args.database:
-        # A schema of its own in the given database, dropped afterwards: nothing else touched.
-        args.database = _create_schema(args.database, schema)
-    try:
+    with scratch("bench", args.database, keep=args.keep) as (folder, database):
+        args.database = database
         return run(args, folder)
+
+
+@contextlib.contextmanager
+def scratch(name: str, database: str, keep: bool = False) -> Iterator[tuple[Path, str]]:
+    """A temporary folder, and the database URL to use: the given PostgreSQL database in a
+    schema of its own (dropped afterwards: nothing else touched), or "" for SQLite."""
+    folder = Path(tempfile.mkdtemp(prefix=f"blog-{name}-"))
+    schema = f"{name}_{os.getpid()}"
+    if database:
+        database = _create_schema(database, schema)
+    try:
+        yield folder, database
     finally:
-        if args.database:
-            _drop_schema(args.database, schema)
-        if args.keep:
+        if database:
+            _drop_schema(database, schema)
+        if keep:
             print(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)

@@ -21,16 +21,14 @@ import argparse
 import http.client
 import json
 import random
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-from run import PASSWORD, Site, _create_schema, _drop_schema, fetch, form_fields, new_post
+from run import PASSWORD, Site, fetch, form_fields, new_post, scratch
 
 POSTS = 5
 READERS, COMMENTERS = 4, 2
@@ -211,16 +209,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--database", default="", help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="blog-soak-"))
-    schema = f"soak_{int(time.time())}"
-    if args.database:
-        args.database = _create_schema(args.database, schema)
-    try:
+    with scratch("soak", args.database) as (folder, database):
+        args.database = database
         return soak(args, folder)
-    finally:
-        if args.database:
-            _drop_schema(args.database, schema)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
