@@ -10,7 +10,7 @@ import time
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blog.extensions import db
@@ -88,9 +88,16 @@ SQLITE_TEMPORARY = (
 )
 
 
+#: PostgreSQL's read_only_sql_transaction: the server takes no writes now (a standby after a
+#: failover, a database set read-only); psycopg files it under InternalError.
+PG_READ_ONLY = "25006"
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached or used just now."""
     if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY:
         return True
     if not isinstance(exc, OperationalError):
         return False
@@ -188,8 +195,7 @@ def _code_name(code: int) -> str:
 def register(app: Flask) -> None:
     # Connection-level failures (the server down or restarting, SQLite locked past its busy
     # timeout, a full disk, a read-only file) are temporary: 503, not 500.
-    app.register_error_handler(OperationalError, database_error)
-    app.register_error_handler(InterfaceError, database_error)
+    app.register_error_handler(DBAPIError, database_error)
     try:
         import redis
     except ImportError:  # pragma: no cover - installed with flask-limiter[redis]

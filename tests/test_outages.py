@@ -279,3 +279,22 @@ def test_sqlite_full_or_read_only_refuses_writes_with_a_503(
     assert after == before
     with hurt.app_context():
         db.engine.dispose()
+
+
+def test_postgresql_in_read_only_mode_refuses_writes_with_a_503(
+    blog: Flask, fault: Fault, tmp_path: Path
+) -> None:
+    """Every transaction read-only, as on a standby after a failover: readers read, a
+    comment gets a 503 that keeps its text, not a 500."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("PostgreSQL's read-only transactions")
+    _, path = create_post(blog, "admin", title="Read-only")
+    read_only = fault.uri.replace("options=", "options=-cdefault_transaction_read_only%3Don%20")
+    hurt = make_app(read_only, tmp_path / "hurt")
+    client = hurt.test_client()
+    assert client.get(path).status_code == 200
+    answer = client.post(path, data=comment_data(comment="Kept while read-only."))
+    assert answer.status_code == 503, answer.status_code
+    assert "Kept while read-only.</textarea>" in answer.get_data(as_text=True)
+    with hurt.app_context():
+        db.engine.dispose()
