@@ -78,6 +78,14 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
                "--password", PASSWORD)  # fmt: skip
     token = site.flask("token", "create", "bench").strip()
     paths = [new_post(site, f"Soak post {n}") for n in range(POSTS)]
+    if args.paged:
+        # Pages of 50 threads: what a render does stays the same size as comments pile up.
+        site.python(
+            "import dataclasses\n"
+            "from blog.services import settings as s\n"
+            "paged = dataclasses.replace(s.discussion_settings(), page_comments=True)\n"
+            "s.save_discussion(paged, s.comment_whitelist_text())"
+        )
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     errors: Counter[str] = Counter()
     final: dict[int, str] = {}  # comment id -> the status it must have at the end
@@ -207,6 +215,9 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument(
+        "--paged", action="store_true", help="comments in pages of 50 (WordPress's setting)"
+    )
     parser.add_argument("--database", default="", help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
     with scratch("soak", args.database) as (folder, database):
