@@ -36,6 +36,8 @@ class Default:
     WTF_CSRF_TIME_LIMIT = None  # a comment form left open for hours still posts
     # Limit request bodies: a comment is at most 65,525 characters (x4 bytes in UTF-8).
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # The largest WordPress export `wxr import` reads (checked before reading a byte).
+    WXR_MAX_BYTES = 512 * 1024 * 1024
 
     # Anti-abuse (INTERFACE.md).
     COMMENT_FLOOD_SECONDS = 15

@@ -1,4 +1,4 @@
-"""flask commands: user, post, token, outbox, backup, restore, bootstrap (INTERFACE.md)."""
+"""flask commands: user, post, token, outbox, backup, restore, wxr, bootstrap (INTERFACE.md)."""
 
 from __future__ import annotations
 
@@ -186,6 +186,49 @@ def register(app: Flask) -> None:
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
         click.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
+
+    @app.cli.group()
+    def wxr() -> None:
+        """Move a WordPress site in (WordPress eXtended RSS)."""
+
+    @wxr.command("import")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--author-map",
+        "author_map",
+        multiple=True,
+        metavar="OLD=NEW",
+        help="Give the posts of WordPress author OLD to the existing user NEW (repeatable).",
+    )
+    @click.option("--dry-run", is_flag=True, help="Read and check everything; store nothing.")
+    def wxr_import(source: Path, author_map: tuple[str, ...], dry_run: bool) -> None:
+        """Import the WordPress export SOURCE: all of it, or nothing."""
+        from tqdm import tqdm
+
+        from blog.services import wxr_import as wxr_service
+
+        mapping: dict[str, str] = {}
+        for pair in author_map:
+            old, sep, new = pair.partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise click.BadParameter(f"{pair!r} is not OLD=NEW", param_hint="--author-map")
+            mapping[old.strip()] = new.strip()
+        bar = tqdm(
+            total=source.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc="Importing",
+            disable=not sys.stderr.isatty(),
+        )
+        try:
+            summary = wxr_service.import_file(source, mapping, dry_run=dry_run, on_read=bar.update)
+        except ServiceError as exc:
+            bar.close()
+            raise click.ClickException(exc.message) from None
+        bar.close()
+        click.echo(wxr_service.summary_text(summary))
+        if dry_run:
+            click.echo("Dry run: nothing was stored.")
 
     @app.cli.command("restore")
     @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))

@@ -229,6 +229,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
+        if code == 404 and request.method in ("GET", "HEAD"):
+            from blog.posts.views import legacy_redirect
+
+            moved = legacy_redirect(request.path)
+            if moved is not None:
+                return moved
         message = HINTS.get(code) or exc.description or "Error."
         if code == 404 and wants_json():
             message = "There is no such resource; see /api/v1/openapi.json for what there is."

@@ -25,7 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     and_,
+    false,
     func,
     or_,
 )
@@ -204,9 +206,19 @@ class ApiToken(db.Model):
 
 class PostStatus(enum.StrEnum):
     DRAFT = "draft"
+    PENDING = "pending"  # written, waiting for an editor (WordPress's "Pending Review")
     SCHEDULED = "scheduled"
     PUBLISHED = "published"
+    PRIVATE = "private"  # out, but only for those who may edit it (WordPress's "Private")
     TRASH = "trash"
+
+
+class BodyFormat(enum.StrEnum):
+    """What a post's ``body`` is written in: Markdown from our editor, or HTML as WordPress
+    stores it (an import), where blank lines make paragraphs as WordPress's wpautop does."""
+
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 class PostType(enum.StrEnum):
@@ -237,6 +249,7 @@ class Tag(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Category(db.Model):
@@ -274,7 +287,10 @@ class Post(db.Model):
     type: Mapped[PostType] = mapped_column(_enum(PostType, "post_type"), default=PostType.POST)
     title: Mapped[str] = mapped_column(String(300))
     slug: Mapped[str] = mapped_column(String(200), unique=True)
-    body: Mapped[str] = mapped_column(Text, default="")  # Markdown as the author typed it
+    body: Mapped[str] = mapped_column(Text, default="")  # as the author typed it
+    body_format: Mapped[BodyFormat] = mapped_column(
+        _enum(BodyFormat, "body_format"), default=BodyFormat.MARKDOWN, server_default="markdown"
+    )
     body_html: Mapped[str] = mapped_column(Text, default="")  # rendered and cleaned on save
     excerpt: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[PostStatus] = mapped_column(
@@ -289,6 +305,7 @@ class Post(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     comments_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    sticky: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Comments by status, kept by the comment services in the transaction that moves them,
     # so lists and the queue's tabs need no count query. comment_count is the approved ones.
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -343,6 +360,57 @@ class SlugRedirect(db.Model):
     post: Mapped[Post] = relationship()
 
 
+class LegacyLink(db.Model):
+    """An address a post had on the site it was imported from (its WordPress permalink's
+    path), answered with a 301 to the post's address here."""
+
+    __tablename__ = "legacy_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)  # decoded, no trailing /
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+
+
+class ImportedItem(db.Model):
+    """What an import brought in, by its id on the site it came from, so that importing the
+    same export again adds nothing, and ``?p=ID`` links of the old site find their post."""
+
+    __tablename__ = "imported_items"
+    __table_args__ = (
+        UniqueConstraint("source", "kind", "source_id"),
+        Index("ix_imported_items_kind_source_id", "kind", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(300))  # the exporting site's base URL
+    kind: Mapped[str] = mapped_column(String(20))  # author, category, tag, post, media, comment
+    source_id: Mapped[str] = mapped_column(String(200))
+    local_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Media(db.Model):
+    """A file that belongs to the blog: an upload, or an import's attachment known only by
+    the URL the old site serves it at (nothing is downloaded during an import)."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    original_url: Mapped[str] = mapped_column(String(2000), default="")
+    # Where the file is kept in the upload storage; "" when only ``original_url`` is known.
+    stored_path: Mapped[str] = mapped_column(String(500), default="")
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    uploader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Comment(db.Model):
     __tablename__ = "comments"
     __table_args__ = (
@@ -350,9 +418,7 @@ class Comment(db.Model):
         Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
         # A page of a post's threads (comment paging): its top-level comments in order
         # (thread_id IS NULL), counted and cut into pages from this index alone...
-        Index(
-            "ix_comments_post_threads", "post_id", "status", "thread_id", "created_at", "id"
-        ),
+        Index("ix_comments_post_threads", "post_id", "status", "thread_id", "created_at", "id"),
         # ...and the replies in those threads.
         Index("ix_comments_thread_status", "thread_id", "status"),
         # The moderation queue: a status tab, newest first.

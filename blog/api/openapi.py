@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blog.models import PostStatus
 from blog.moderation import CommentStatus
 from blog.services.comments import LIMITS as COMMENT_LIMITS
 from blog.services.posts import BODY_MAX, SLUG_MAX, TITLE_MAX
@@ -151,11 +152,15 @@ def _schemas() -> dict[str, Any]:
                 "url": {"type": "string", "description": "The post's page, a path on this site."},
                 "status": {
                     "type": "string",
-                    "enum": ["draft", "scheduled", "published", "trash"],
+                    "enum": [s.value for s in PostStatus],
                     "description": "As a reader sees it: a scheduled post that is due is "
                     "`published`.",
                 },
-                "body": {"type": "string", "description": "Markdown, as the author wrote it."},
+                "body": {
+                    "type": "string",
+                    "description": "As the author wrote it: Markdown, or HTML for a post "
+                    "imported from WordPress.",
+                },
                 "body_html": {"type": "string", "description": "The rendered, cleaned HTML."},
                 "excerpt": {"type": "string"},
                 "author": _ref("Author"),

@@ -48,9 +48,25 @@ def _listing(query, title: str, endpoint: str, page: int, archive: bool = True, 
     )
 
 
+def legacy_redirect(path: str):
+    """A 301 from the address an imported post had on the old site (its permalink's path),
+    when the reader may see it; None otherwise."""
+    post = post_service.by_legacy_path(path)
+    if post is not None and _may_see(post):
+        return redirect(post_path(post), 301)
+    return None
+
+
 @bp.get("/")
 @bp.get("/page/<int:page>/")
 def index(page: int = 1):
+    # WordPress's plain links, ?p=ID and ?page_id=ID, of an imported site.
+    for name in ("p", "page_id"):
+        if name in request.args:
+            post = post_service.by_imported_id(request.args.get(name, ""))
+            if post is None or not _may_see(post):
+                abort(404)
+            return redirect(post_path(post), 301)
     cacheable(SITE, COMMENTS)  # lists show comment counts
     return _listing(post_service.visible_posts(), "", "posts.index", page, archive=False)
 

@@ -46,6 +46,9 @@ from blog.text import bad_characters, like_pattern
 
 # WordPress's column sizes (wp_comments), so imports and habits carry over.
 LIMITS = {"author": 245, "email": 100, "url": 200, "comment": 65_525}
+#: The user agent as recorded (WordPress's column size). A browser's header is kept to it; an
+#: import, which claims to hold what was recorded, is refused past it.
+USER_AGENT_MAX = 255
 FIELD_LABELS = {"author": "Name", "email": "Email", "url": "Website", "comment": "Comment"}
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 MAX_DEPTH_WALK = 12
@@ -394,7 +397,7 @@ def submit(
         email=data.email,
         url=data.url,
         ip=data.ip,
-        user_agent=data.user_agent[:255],
+        user_agent=data.user_agent[:USER_AGENT_MAX],
         content=data.content,
         content_html=html,
         status=decision.status,
@@ -455,6 +458,14 @@ def import_comment(
 ) -> Comment:
     """A comment from an export: the same field checks and sanitizer, the status it had."""
     refusals = check_fields(data)
+    if len(data.user_agent) > USER_AGENT_MAX:
+        refusals.append(
+            Refusal(
+                "user_agent",
+                f"The user agent is {len(data.user_agent):,} characters; the limit is "
+                f"{USER_AGENT_MAX}. Nothing was cut.",
+            )
+        )
     if refusals:
         raise CommentRefused(refusals)
     comment = Comment(
@@ -464,7 +475,7 @@ def import_comment(
         email=data.email.strip(),
         url=normalize_url(data.url),
         ip=data.ip,
-        user_agent=data.user_agent[:255],
+        user_agent=data.user_agent,
         content=data.content,
         content_html=sanitize_comment(data.content, whitelist),
         status=status,

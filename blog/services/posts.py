@@ -17,6 +17,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from blog.extensions import db
 from blog.models import (
     Category,
+    ImportedItem,
+    LegacyLink,
     Permission,
     Post,
     PostStatus,
@@ -544,6 +546,30 @@ def redirect_target(slug: str) -> Post | None:
         .join(SlugRedirect, SlugRedirect.post_id == Post.id)
         .where(SlugRedirect.old_slug == slug)
     )
+
+
+def by_legacy_path(path: str) -> Post | None:
+    """The imported post that had this address on its old site."""
+    path = path.rstrip("/")
+    if not path or len(path) > 1000:
+        return None
+    return db.session.scalar(
+        select(Post).join(LegacyLink, LegacyLink.post_id == Post.id).where(LegacyLink.path == path)
+    )
+
+
+def by_imported_id(wordpress_id: str) -> Post | None:
+    """The post imported with this WordPress id (the most recent import, if several sites
+    were imported: their ids overlap)."""
+    if not wordpress_id.isdigit() or len(wordpress_id) > 20:
+        return None
+    local = db.session.scalar(
+        select(ImportedItem.local_id)
+        .where(ImportedItem.kind == "post", ImportedItem.source_id == wordpress_id)
+        .order_by(ImportedItem.id.desc())
+        .limit(1)
+    )
+    return db.session.get(Post, local) if local is not None else None
 
 
 def latest_posts(limit: int) -> list[Post]:
