@@ -344,3 +344,32 @@ def test_wordpress_com_exports_with_an_undeclared_atom_prefix(app, runner, tmp_p
     result = _import(runner, path)
     assert result.exit_code == 0, result.output
     assert _census(app)["posts"] == {("post", "published"): 1}
+
+
+def test_an_imported_post_edits_and_previews_as_html(app, runner, tmp_path):
+    from tests.conftest import login
+
+    path = tmp_path / "export.xml"
+    path.write_text(_wxr(_item(content="*not emphasis*\n\n<b>bold</b>")), encoding="utf-8")
+    assert _import(runner, path).exit_code == 0
+    create_user(app, "boss", role="admin")
+    with app.app_context():
+        post = db.session.scalar(select(Post))
+        post_id, title = post.id, post.title
+        assert post.body_html == "<p>*not emphasis*</p><p><b>bold</b></p>"
+    client = app.test_client()
+    login(client, "boss")
+    page = client.get(f"/admin/posts/{post_id}/edit")
+    assert b'name="body_format" value="html"' in page.data
+    preview = client.post("/admin/preview", data={"body": "*x*", "body_format": "html"})
+    assert preview.get_data(as_text=True) == "<p>*x*</p>"
+    markdown = client.post("/admin/preview", data={"body": "*x*"})
+    assert "<em>x</em>" in markdown.get_data(as_text=True)
+    saved = client.post(
+        f"/admin/posts/{post_id}/edit",
+        data={"title": title, "body": "*still not*\n\nsecond", "action": "update"},
+    )
+    assert saved.status_code in (302, 303), saved.data[:500]
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        assert post.body_html == "<p>*still not*</p><p>second</p>"

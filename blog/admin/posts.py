@@ -13,7 +13,7 @@ from blog.auth.forms import EmptyForm
 from blog.auth.views import safe_next
 from blog.decorators import permission_required
 from blog.extensions import db
-from blog.models import OutboxStatus, Permission, Post, PostStatus, PostType
+from blog.models import BodyFormat, OutboxStatus, Permission, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
 from blog.services import ServiceError
 from blog.services import comments as comment_service
@@ -117,7 +117,9 @@ def _editor(post: Post | None):
         preview = None
         if action == "preview":
             try:
-                preview = post_service.render_body(form.body.data or "")
+                preview = post_service.render_body(
+                    form.body.data or "", post.body_format if post else BodyFormat.MARKDOWN
+                )
             except ServiceError as exc:
                 form.body.errors = [*form.body.errors, exc.message]
         status = 200 if action == "preview" and not form.errors else 400
@@ -187,7 +189,14 @@ def preview():
     if len(body) > post_service.BODY_MAX:
         abort(413)
     try:
-        return post_service.render_body(body), 200, {"Content-Type": "text/html; charset=utf-8"}
+        body_format = request.form.get("body_format", BodyFormat.MARKDOWN)
+        if body_format not in set(BodyFormat):
+            abort(400)
+        return (
+            post_service.render_body(body, body_format),
+            200,
+            {"Content-Type": "text/html; charset=utf-8"},
+        )
     except ServiceError as exc:
         # The editor's script shows this as text where the preview would be.
         return exc.message, 422, {"Content-Type": "text/plain; charset=utf-8"}

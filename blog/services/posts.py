@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from blog.extensions import db
 from blog.models import (
+    BodyFormat,
     Category,
     ImportedItem,
     LegacyLink,
@@ -31,7 +32,7 @@ from blog.models import (
     post_tags,
     utcnow,
 )
-from blog.sanitize import render_markdown, summary
+from blog.sanitize import render_markdown, render_wordpress_html, summary
 from blog.services import Forbidden, ServiceError
 from blog.text import bad_characters, like_pattern
 from blog.timebox import TimeBox, TimedOut, TooDeep
@@ -215,13 +216,17 @@ def automatic_excerpt(body_html: str) -> str:
 _renderers: dict[float, TimeBox] = {}
 
 
-def render_body(body: str) -> str:
-    """A post's Markdown as clean HTML, within ``MARKDOWN_TIME_LIMIT`` seconds (a helper
-    process does the work and is killed past it); ServiceError naming the limit otherwise.
+def render_body(body: str, body_format: BodyFormat | str = BodyFormat.MARKDOWN) -> str:
+    """A post's body as clean HTML. HTML bodies (imported from WordPress) go through the
+    authors' whitelist with WordPress's paragraphs. Markdown is rendered within
+    ``MARKDOWN_TIME_LIMIT`` seconds (a helper process does the work and is killed past it);
+    ServiceError naming the limit otherwise.
 
     Every render of a post goes through here: saving, the API, the CLI and the preview the
     editor asks for as the author types, so no body can hold a worker.
     """
+    if body_format == BodyFormat.HTML:
+        return render_wordpress_html(body)
     seconds = float(current_app.config.get("MARKDOWN_TIME_LIMIT", 1.0))
     box = _renderers.get(seconds)
     if box is None:
@@ -255,7 +260,7 @@ def custom_excerpt(post: Post) -> str:
 def _apply(post: Post, data: PostInput) -> None:
     post.title = data.title.strip()
     post.body = data.body
-    post.body_html = render_body(data.body)
+    post.body_html = render_body(data.body, post.body_format or BodyFormat.MARKDOWN)
     post.excerpt = data.excerpt.strip() or automatic_excerpt(post.body_html)
     post.type = data.type
     wanted = data.slug.strip() or (post.slug if post.id else post.title)
