@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
+from xml.sax.saxutils import escape
 
 from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, redirect, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from blog import pagecache
+from blog.extensions import db
 from blog.feeds import bp
 from blog.models import Comment, Post, PostType, utcnow
 from blog.pagecache.keys import COMMENTS, SITE, post_key
@@ -187,3 +191,103 @@ def page_comments(slug: str) -> Response:
     if found.type != PostType.PAGE:
         return redirect(feed_path(found), 301)
     return _post_feed(found)
+
+
+# --- discovery: the sitemap and robots.txt ------------------------------------------------
+
+#: URLs per sitemap file: the sitemaps.org limit. Past it, /sitemap.xml is an index.
+SITEMAP_URLS = 50_000
+SITEMAP_CONTENT_TYPE = "application/xml; charset=utf-8"
+
+
+def _sitemap_posts() -> list[Post]:
+    """Published posts and pages, oldest first, with only what an address and a date need."""
+    query = (
+        select(Post)
+        .options(
+            load_only(Post.type, Post.slug, Post.published_at, Post.created_at, Post.updated_at)
+        )
+        .where(Post.visible_clause(utcnow()))
+        .order_by(Post.published_at, Post.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _xml_response(body: str, updated: datetime | None) -> Response:
+    response = Response(body, content_type=SITEMAP_CONTENT_TYPE)
+    if updated is not None:
+        response.last_modified = updated
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _urlset(posts: list[Post]) -> str:
+    rows = [
+        f"<url><loc>{escape(_absolute(post_path(post)))}</loc>"
+        f"<lastmod>{_changed(post).isoformat()}</lastmod></url>"
+        for post in posts
+    ]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        + "\n".join(rows)
+        + "\n</urlset>\n"
+    )
+
+
+def _changed(post: Post) -> datetime:
+    """A post's last change as a crawler cares: an edit, or going out (a scheduled post)."""
+    return max(post.updated_at, post.published_at or post.updated_at)
+
+
+def _last_change(posts: list[Post]) -> datetime | None:
+    return max((_changed(p) for p in posts), default=None)
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    """Every published post and page with its last change; an index of parts past 50,000."""
+    cacheable(SITE)
+    posts = _sitemap_posts()
+    if len(posts) <= SITEMAP_URLS:
+        return _xml_response(_urlset(posts), _last_change(posts))
+    parts = [posts[i : i + SITEMAP_URLS] for i in range(0, len(posts), SITEMAP_URLS)]
+    rows = [
+        f"<sitemap><loc>{escape(_absolute(url_for('feeds.sitemap_part', number=n)))}</loc>"
+        f"<lastmod>{_last_change(part).isoformat()}</lastmod></sitemap>"  # type: ignore[union-attr]
+        for n, part in enumerate(parts, start=1)
+    ]
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        + "\n".join(rows)
+        + "\n</sitemapindex>\n"
+    )
+    return _xml_response(body, _last_change(posts))
+
+
+@bp.get("/sitemap-<int(min=1, max=100000):number>.xml")
+def sitemap_part(number: int) -> Response:
+    """One part of a sitemap split past 50,000 URLs (part 1 is the whole of a smaller one)."""
+    cacheable(SITE)
+    posts = _sitemap_posts()
+    part = posts[(number - 1) * SITEMAP_URLS : number * SITEMAP_URLS]
+    if not part and number > 1:
+        abort(404)
+    return _xml_response(_urlset(part), _last_change(part))
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """Crawlers may read the blog but not its admin, API or login, and find the sitemap."""
+    cacheable(SITE)
+    body = (
+        "User-agent: *\n"
+        "Disallow: /admin/\n"
+        "Disallow: /api/\n"
+        "Disallow: /login\n"
+        f"Sitemap: {_absolute(url_for('feeds.sitemap'))}\n"
+    )
+    response = Response(body, content_type="text/plain; charset=utf-8")
+    response.add_etag()
+    return response.make_conditional(request)
