@@ -185,9 +185,9 @@ class _Importer:
         self.categories: dict[str, Category] = {}
         self.tags: dict[str, Tag] = {}
         self.pending_parents: list[tuple[Category, str]] = []
+        self.media_parents: list[tuple[Media, str]] = []  # attached to the post of that id
         self.seen_posts: set[str] = set()
         self.known: dict[tuple[str, str], int] | None = None
-        self.author_lines: dict[str, int] = {}
 
     # --- the import map -----------------------------------------------------------------
 
@@ -465,8 +465,6 @@ class _Importer:
                 self.media_parents.append((media, record.parent))
         self.summary.media += 1
 
-    media_parents: list[tuple[Media, str]]
-
     def _comments(self, record: wxr.Item, post: Post, label: str) -> None:
         by_id = {c.id: c for c in record.comments}
         done: dict[str, Comment] = {}
@@ -564,7 +562,6 @@ def import_file(
     """Import a WXR export; all or nothing. Raises ImportRefused (nothing imported)."""
     summary = ImportSummary(dry_run=dry_run)
     importer = _Importer(author_map or {}, summary)
-    importer.media_parents = []
     max_bytes = int(current_app.config["WXR_MAX_BYTES"])
     session = db.session
     # Addresses are built with url_for, which the command line has no request for.
