@@ -373,3 +373,28 @@ def test_an_imported_post_edits_and_previews_as_html(app, runner, tmp_path):
     with app.app_context():
         post = db.session.get(Post, post_id)
         assert post.body_html == "<p>*still not*</p><p>second</p>"
+
+
+def test_imported_pending_and_private_posts_have_their_tabs_in_the_admin(app, runner, tmp_path):
+    from tests.conftest import login
+
+    items = _item(post_id=10).replace("<wp:status>publish", "<wp:status>private") + _item(
+        post_id=11
+    ).replace("<wp:status>publish", "<wp:status>pending").replace(
+        "<wp:comment_id>5<", "<wp:comment_id>6<"
+    ).replace("<wp:post_name>hello<", "<wp:post_name>hello-again<")
+    path = tmp_path / "export.xml"
+    path.write_text(_wxr(items), encoding="utf-8")
+    result = _import(runner, path)
+    assert result.exit_code == 0, result.output
+    create_user(app, "boss", role="admin")
+    client = app.test_client()
+    login(client, "boss")
+    page = client.get("/admin/posts").get_data(as_text=True)
+    assert "Private (1)" in page and "Pending (1)" in page
+    assert "Private (1)" in client.get("/admin/posts?status=private").get_data(as_text=True)
+    # A reader sees neither.
+    reader = app.test_client()
+    with app.app_context(), app.test_request_context():
+        paths = [post_path(p) for p in db.session.scalars(select(Post))]
+    assert all(reader.get(p).status_code == 404 for p in paths)
