@@ -2,7 +2,8 @@
 
 It answers ``GET /page`` with the bytes of the page being measured (read from
 ``REFERENCE_BODY``) and ``POST /form`` by inserting one row from the form into its own
-database (``REFERENCE_DATABASE``: a SQLite file with the blog's pragmas, or PostgreSQL) and
+database (``REFERENCE_DATABASE``: a SQLite file with the blog's pragmas, its durability
+``REFERENCE_SYNCHRONOUS`` as the blog's ``SQLITE_SYNCHRONOUS``, or PostgreSQL) and
 answering 303, as a form handler does. One connection per process, kept open: the
 strongest simple reference, so the ratios flatter nothing.
 """
@@ -17,6 +18,10 @@ from flask import Flask, Response, redirect, request
 app = Flask(__name__)
 BODY = open(os.environ["REFERENCE_BODY"], "rb").read()  # noqa: SIM115
 DATABASE = os.environ.get("REFERENCE_DATABASE", "")
+# The blog's own durability: a commit on the disk (FULL) costs the same to both.
+SYNCHRONOUS = {"FULL": "FULL", "NORMAL": "NORMAL", "EXTRA": "EXTRA", "OFF": "OFF"}[
+    os.environ.get("REFERENCE_SYNCHRONOUS", "FULL").upper()
+]
 _connection = None
 
 
@@ -30,7 +35,7 @@ def connection():
         else:
             _connection = sqlite3.connect(DATABASE)
             _connection.execute("PRAGMA journal_mode=WAL")
-            _connection.execute("PRAGMA synchronous=NORMAL")
+            _connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
             _connection.execute("PRAGMA busy_timeout=5000")
     return _connection
 

@@ -183,9 +183,7 @@ class Site:
         return self._run([str(BIN / "python"), "-c", script])
 
     def serve(self, page_cache: bool, **env: str) -> contextlib.AbstractContextManager[Server]:
-        return gunicorn(
-            "app:app", {**self.env, "FLASK_PAGE_CACHE": json.dumps(page_cache), **env}
-        )
+        return gunicorn("app:app", {**self.env, "FLASK_PAGE_CACHE": json.dumps(page_cache), **env})
 
 
 def new_post(site: Site, title: str) -> str:
@@ -398,6 +396,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             **os.environ,
             "REFERENCE_BODY": str(folder / "page.html"),
             "REFERENCE_DATABASE": args.database or str(reference_db),
+            # The blog's durability: both commit to the disk before answering.
+            "REFERENCE_SYNCHRONOUS": "FULL",
         }
         if args.database:
             _reference_table(args.database)
@@ -470,9 +470,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
                     raise RuntimeError(f"{others} comment POSTs were not answered 303:\n{out}")
                 return rate
 
-            def reference_post() -> float:
+            def reference_post(base: str = reference.base) -> float:
                 rate, out = wrk(
-                    reference.base + "/form",
+                    base + "/form",
                     seconds,
                     script=script,
                     env={"BENCH_PATH": "/form", "BENCH_FIELDS": "x=1", "BENCH_OUT": str(folder)},
@@ -489,7 +489,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
                     "comment POST (token, checks, sanitize, insert, 303)",
                     blog_posts,
                     ref_post,
-                    "minimal Flask, insert one row",
+                    "minimal Flask, insert one row, synchronous=FULL as the blog",
                     0.5,
                     f"{len(acknowledged)} acknowledged, {lost} lost",
                 )
@@ -501,17 +501,23 @@ def run(args: argparse.Namespace, folder: Path) -> int:
                 # What SQLite's synchronous=FULL (the default: each commit on the disk before
                 # its 303) costs, against NORMAL (the last commits may be lost to a power cut).
                 say("the comment POST again with SQLITE_SYNCHRONOUS=NORMAL")
-                with site.serve(True, FLASK_SQLITE_SYNCHRONOUS="NORMAL") as relaxed:
+                relaxed_env = {**reference_env, "REFERENCE_SYNCHRONOUS": "NORMAL"}
+                with (
+                    site.serve(True, FLASK_SQLITE_SYNCHRONOUS="NORMAL") as relaxed,
+                    gunicorn("reference:app", relaxed_env, cwd=ROOT / "bench") as relaxed_ref,
+                ):
                     warm(relaxed.base + guestbook)
                     ref_post, relaxed_posts = alternate(
-                        rounds, reference_post, lambda: blog_post(relaxed.base)
+                        rounds,
+                        lambda: reference_post(relaxed_ref.base),
+                        lambda: blog_post(relaxed.base),
                     )
                 results.append(
                     Result(
                         "the same with SQLITE_SYNCHRONOUS=NORMAL (not the default)",
                         relaxed_posts,
                         ref_post,
-                        "minimal Flask, insert one row",
+                        "minimal Flask, insert one row, synchronous=NORMAL",
                         0.5,
                         f"FULL costs {1 - blog_posts / relaxed_posts:.0%} of NORMAL's rate",
                     )
