@@ -163,7 +163,7 @@ def _forged(form: CommentForm, post: PostPage) -> Refusal | None:
 
 
 def submit_comment(post: PostPage):
-    form = CommentForm()
+    form = CommentForm(request.form)
     if request.content_length and not request.form:
         # Werkzeug hands over an empty form when the body is not UTF-8 at all.
         return _refused(post, form, [Refusal(None, NOT_UTF8)], 400)

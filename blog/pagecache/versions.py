@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine
 
 from blog.models import CacheVersion
-from blog.sqlutil import add_to_counters
+from blog.sqlutil import add_to_counters, driver_sql
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ class DatabaseVersions:
         self, names: Sequence[str], connection: Connection | None = None
     ) -> tuple[int, ...] | None:
         if connection is not None:  # inside a request: its session's connection
-            result = connection.exec_driver_sql(self._statement(len(names)), tuple(names))
-            found = {name: version for name, version in result}
+            found = dict(driver_sql(connection, self._statement(len(names)), tuple(names)))
             return tuple(found.get(name, 0) for name in names)
         # A raw pooled connection: this runs for every cached page served, before Flask.
         try:

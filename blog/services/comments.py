@@ -41,7 +41,7 @@ from blog.sanitize import Whitelist, count_links, markup_problems, sanitize_comm
 from blog.services import Forbidden, NotFound, ServiceError, comment_html, notify, threads
 from blog.services.comment_html import content_hash
 from blog.services.posts import PostPage
-from blog.sqlutil import add_to_counters
+from blog.sqlutil import Prepared, add_to_counters
 from blog.text import bad_characters, like_pattern
 
 # WordPress's column sizes (wp_comments), so imports and habits carry over.
@@ -211,25 +211,26 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-# A comment POST asks these of every commenter; built once, here: building a statement
-# costs more than running it. A missing value is bound as NULL, which matches nothing.
-_COUNTS_BY_EMAIL = (
+# A comment POST asks these of every commenter; prepared once, here: building and running a
+# statement through SQLAlchemy costs more than SQLite's work. A missing value is bound as
+# NULL, which matches nothing.
+_COUNTS_BY_EMAIL = Prepared(
     select(Comment.status, func.count())
     .where(func.lower(Comment.email) == bindparam("email"))
     .group_by(Comment.status)
 )
-_COUNTS_BY_USER = (
+_COUNTS_BY_USER = Prepared(
     select(Comment.status, func.count())
     .where(Comment.user_id == bindparam("user_id"))
     .group_by(Comment.status)
 )
 # The latest comment from this IP and from this email, one index each (an OR would scan).
-_LATEST_BY_IP = select(func.max(Comment.created_at)).where(Comment.ip == bindparam("ip"))
-_LATEST_BY_EMAIL = select(func.max(Comment.created_at)).where(
-    func.lower(Comment.email) == bindparam("email")
+_LATEST_BY_IP = Prepared(select(func.max(Comment.created_at)).where(Comment.ip == bindparam("ip")))
+_LATEST_BY_EMAIL = Prepared(
+    select(func.max(Comment.created_at)).where(func.lower(Comment.email) == bindparam("email"))
 )
 # As WordPress: the same text on the same post from the same name, email or account.
-_DUPLICATE = (
+_DUPLICATE = Prepared(
     select(Comment.id)
     .where(
         Comment.post_id == bindparam("post_id"),
@@ -253,34 +254,32 @@ def _history(data: CommentInput, user: User | None, post: Any, now: datetime) ->
     user_id = user.id if user is not None else None
     counts: dict[CommentStatus, int] = {}
     if user_id is not None or email:
-        query, value = (
-            (_COUNTS_BY_USER, {"user_id": user_id})
+        rows = (
+            _COUNTS_BY_USER.rows(connection, user_id=user_id)
             if user_id is not None
-            else (_COUNTS_BY_EMAIL, {"email": email})
+            else _COUNTS_BY_EMAIL.rows(connection, email=email)
         )
-        for status, count in connection.execute(query, value):
+        for status, count in rows:
             counts[CommentStatus(status)] = count
     latest = []
     if data.ip:
-        latest.append(connection.execute(_LATEST_BY_IP, {"ip": data.ip}).scalar())
+        latest.append(_LATEST_BY_IP.scalar(connection, ip=data.ip))
     if email:
-        latest.append(connection.execute(_LATEST_BY_EMAIL, {"email": email}).scalar())
+        latest.append(_LATEST_BY_EMAIL.scalar(connection, email=email))
     last = max((when for when in latest if when is not None), default=None)
     # Blank names and emails identify nobody, so two anonymous readers may both say "Thanks!".
     author = data.author.strip() or None
     duplicate = None
     if email or author or user_id is not None:
-        duplicate = connection.execute(
-            _DUPLICATE,
-            {
-                "post_id": post.id,
-                "content_hash": content_hash(data.content),
-                "content": data.content,
-                "email": email,
-                "author": author,
-                "user_id": user_id,
-            },
-        ).scalar()
+        duplicate = _DUPLICATE.scalar(
+            connection,
+            post_id=post.id,
+            content_hash=content_hash(data.content),
+            content=data.content,
+            email=email,
+            author=author,
+            user_id=user_id,
+        )
     return AuthorHistory(
         approved_count=counts.get(CommentStatus.APPROVED, 0),
         pending_count=counts.get(CommentStatus.PENDING, 0),
@@ -354,8 +353,6 @@ def submit(
     context = post_context(post, parent, now)
     if data.parent_id and parent is None:
         context = dataclasses.replace(context, parent_ok=False)
-    _one_at_a_time(post.id, data.ip, data.email.lower())
-    history = _history(data, user, post, now)
     candidate = CommentCandidate(
         content=data.content,
         author=data.author,
@@ -368,15 +365,26 @@ def submit(
         seconds_to_fill=data.seconds_to_fill,
         sent_without_form=data.sent_without_form,
     )
+
+    def refusals_now() -> tuple[AuthorHistory, list[Refusal]]:
+        history = _history(data, user, post, now)
+        found = check_allowed(candidate, history, post=context, settings=settings, limits=limits)
+        return history, [
+            dataclasses.replace(r, field="comment") if r.field == "content" else r for r in found
+        ]
+
     # The cheap refusals (closed, flood, duplicate, missing fields) come before the sanitizer,
     # the one expensive step: a comment sent again and again costs a few indexed lookups.
-    refusals = [
-        dataclasses.replace(r, field="comment") if r.field == "content" else r
-        for r in check_allowed(candidate, history, post=context, settings=settings, limits=limits)
-    ]
+    history, refusals = refusals_now()
     html = "" if refusals else sanitize_comment(data.content, whitelist)
     if not refusals and not html.strip():
         refusals.append(Refusal("comment", "Please type a comment."))
+    if not refusals:
+        # From here on one submission at a time, and the rules that compare this comment with
+        # others (flood, duplicate, the author's history) asked again, where no other can
+        # land in between. Held only from here: the sanitizer runs outside the lock.
+        _one_at_a_time(post.id, data.ip, data.email.lower())
+        history, refusals = refusals_now()
     if refusals:
         db.session.rollback()  # let the next submitter in at once
         # Not "fix the form" but "not here": the post takes no comments (closed by hand or
@@ -407,14 +415,12 @@ def submit(
         updated_at=now,
     )
     store_new(comment)
-    db.session.execute(
-        _SUBMITTED,
-        {
-            "comment_id": comment.id,
-            "to_status": decision.status,
-            "reason": "; ".join(decision.reasons),
-            "created_at": now,
-        },
+    _SUBMITTED.execute(
+        db.session.connection(),
+        comment_id=comment.id,
+        to_status=decision.status,
+        reason="; ".join(decision.reasons),
+        created_at=now,
     )
     if announce:
         notify.comment_posted(comment)  # into the outbox, committed with the comment
@@ -423,15 +429,17 @@ def submit(
 
 
 # The moderation log's row for a new comment (prebuilt: every comment POST writes one).
-_SUBMITTED = insert(ModerationLog).values(
-    comment_id=bindparam("comment_id"),
-    actor_id=None,
-    action="submitted",
-    from_status=None,
-    to_status=bindparam("to_status"),
-    reason=bindparam("reason"),
-    created_at=bindparam("created_at"),
-    undone=False,
+_SUBMITTED = Prepared(
+    insert(ModerationLog).values(
+        comment_id=bindparam("comment_id"),
+        actor_id=None,
+        action="submitted",
+        from_status=None,
+        to_status=bindparam("to_status"),
+        reason=bindparam("reason"),
+        created_at=bindparam("created_at"),
+        undone=False,
+    )
 )
 
 
@@ -489,8 +497,15 @@ def import_comment(
     return comment
 
 
-_INSERT = insert(Comment)
-_SET_FRAGMENT = (
+#: Every column a new comment is written with but its id; the fragment (which names the id)
+#: follows in an UPDATE.
+_INSERTED = tuple(column.key for column in Comment.__table__.columns if column.key != "id")
+_INSERT = Prepared(
+    insert(Comment.__table__)
+    .values({key: bindparam(key) for key in _INSERTED})
+    .returning(Comment.__table__.c.id)
+)
+_SET_FRAGMENT = Prepared(
     update(Comment.__table__)
     .where(Comment.__table__.c.id == bindparam("b_id"))
     .values(fragment_html=bindparam("b_html"), fragment_key=bindparam("b_key"))
@@ -524,19 +539,13 @@ def store_new(comment: Comment) -> None:
     comment.thread_id = threads.thread_for_reply(parent)
     comment.avatar_hash = avatar_hash(comment.email)
     comment.content_hash = content_hash(comment.content)
-    values = {
-        column.key: getattr(comment, column.key)
-        for column in Comment.__table__.columns
-        if column.key not in ("id", "fragment_html", "fragment_key")
-    }
     connection = session.connection()
-    comment.id = connection.execute(_INSERT, values).inserted_primary_key[0]
+    comment.id = _INSERT.scalar(connection, **{key: getattr(comment, key) for key in _INSERTED})
     context = comment_html.current_context()
     comment.fragment_html = comment_html.render(comment, context)
     comment.fragment_key = context.key
-    connection.execute(
-        _SET_FRAGMENT,
-        {"b_id": comment.id, "b_html": comment.fragment_html, "b_key": context.key},
+    _SET_FRAGMENT.execute(
+        connection, b_id=comment.id, b_html=comment.fragment_html, b_key=context.key
     )
     make_transient_to_detached(comment)
     session.add(comment)
@@ -555,19 +564,15 @@ _COUNT_COLUMNS = {
 
 
 @cache
-def _count_statement(src: CommentStatus | None, dst: CommentStatus | None) -> Any:
-    """UPDATE posts: the counts of ``src`` down and ``dst`` up (built once per pair)."""
+def _count_statement(src: CommentStatus | None, dst: CommentStatus | None) -> Prepared:
+    """UPDATE posts: the counts of ``src`` down and ``dst`` up (prepared once per pair).
+    Counters only: no page depends on them beyond what the comment's own move marks."""
     values = {}
     for status, delta in ((src, -1), (dst, +1)):
         if status is not None:
             column = _COUNT_COLUMNS[status]
             values[column] = getattr(Post, column) + delta
-    return (
-        update(Post)
-        .where(Post.id == bindparam("post_id"))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    return Prepared(update(Post.__table__).where(Post.id == bindparam("post_id")).values(**values))
 
 
 def _posts_deleted(session: Any, flush_context: Any, instances: Any) -> None:
@@ -593,9 +598,10 @@ def _count_move(post_id: int, src: CommentStatus | None, dst: CommentStatus | No
     post's per-status counts and the site's tallies, in the same transaction."""
     if src == dst:
         return
-    db.session.execute(_count_statement(src, dst), {"post_id": post_id})
+    connection = db.session.connection()
+    _count_statement(src, dst).execute(connection, post_id=post_id)
     deltas = {status: delta for status, delta in ((src, -1), (dst, +1)) if status is not None}
-    add_to_counters(db.session.connection(), CommentTally.__table__, "status", "count", deltas)
+    add_to_counters(connection, CommentTally.__table__, "status", "count", deltas)
 
 
 def _log(

@@ -34,6 +34,7 @@ from blog.models import (
 )
 from blog.sanitize import render_markdown, render_wordpress_html, summary
 from blog.services import Forbidden, ServiceError
+from blog.sqlutil import Prepared
 from blog.text import bad_characters, like_pattern
 from blog.timebox import TimeBox, TimedOut, TooDeep
 
@@ -483,7 +484,7 @@ class PostPage:
 
 # The reader's page runs these on every render; built once, here: on that path building a
 # statement costs more than running it. Values travel as bind parameters.
-_POST_PAGE = (
+_POST_PAGE = Prepared(
     select(
         Post.id,
         Post.type,
@@ -503,23 +504,25 @@ _POST_PAGE = (
     .join(User, User.id == Post.author_id)
     .where(Post.slug == bindparam("slug"))
 )
-_POST_TERMS = union_all(
-    select(literal("tag").label("kind"), Tag.name, Tag.slug)
-    .join(post_tags, post_tags.c.tag_id == Tag.id)
-    .where(post_tags.c.post_id == bindparam("post_id")),
-    select(literal("category").label("kind"), Category.name, Category.slug)
-    .join(post_categories, post_categories.c.category_id == Category.id)
-    .where(post_categories.c.post_id == bindparam("post_id")),
-).order_by("kind", "name")
+_POST_TERMS = Prepared(
+    union_all(
+        select(literal("tag").label("kind"), Tag.name, Tag.slug)
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .where(post_tags.c.post_id == bindparam("post_id")),
+        select(literal("category").label("kind"), Category.name, Category.slug)
+        .join(post_categories, post_categories.c.category_id == Category.id)
+        .where(post_categories.c.post_id == bindparam("post_id")),
+    ).order_by("kind", "name")
+)
 
 
 def post_page(slug: str) -> PostPage | None:
     """The post or page at ``slug`` for its public page (visible or not: the view decides)."""
     connection = db.session.connection()
-    row = connection.execute(_POST_PAGE, {"slug": slug}).first()
+    row = _POST_PAGE.first(connection, slug=slug)
     if row is None:
         return None
-    terms = connection.execute(_POST_TERMS, {"post_id": row.id}).all()
+    terms = _POST_TERMS.rows(connection, post_id=row.id)
     return PostPage(
         id=row.id,
         type=row.type,
@@ -611,17 +614,26 @@ def _neighbour(older: bool) -> Select:
         Post.id != post_id,
     )
     if older:
-        return query.where(
-            (Post.published_at < at) | ((Post.published_at == at) & (Post.id < post_id))
-        ).order_by(Post.published_at.desc(), Post.id.desc()).limit(1)
-    return query.where(
-        (Post.published_at > at) | ((Post.published_at == at) & (Post.id > post_id))
-    ).order_by(Post.published_at.asc(), Post.id.asc()).limit(1)
+        return (
+            query.where(
+                (Post.published_at < at) | ((Post.published_at == at) & (Post.id < post_id))
+            )
+            .order_by(Post.published_at.desc(), Post.id.desc())
+            .limit(1)
+        )
+    return (
+        query.where((Post.published_at > at) | ((Post.published_at == at) & (Post.id > post_id)))
+        .order_by(Post.published_at.asc(), Post.id.asc())
+        .limit(1)
+    )
 
 
 _older, _newer = (_neighbour(older).subquery() for older in (True, False))
-_NEIGHBOURS = union_all(
-    select(literal(True).label("older"), _older), select(literal(False).label("older"), _newer)
+_NEIGHBOURS = Prepared(
+    union_all(
+        select(literal(True).label("older"), _older),
+        select(literal(False).label("older"), _newer),
+    )
 )
 
 
@@ -630,8 +642,10 @@ def neighbours(post: Post | PostPage) -> tuple[Any, Any]:
     (``title`` and what ``post_path`` reads): one query for both."""
     if post.published_at is None or post.type != PostType.POST:
         return None, None
-    values = {"now": utcnow(), "at": post.published_at, "post_id": post.id}
-    found = {row.older: row for row in db.session.connection().execute(_NEIGHBOURS, values)}
+    rows = _NEIGHBOURS.rows(
+        db.session.connection(), now=utcnow(), at=post.published_at, post_id=post.id
+    )
+    found = {bool(row.older): row for row in rows}
     return found.get(True), found.get(False)
 
 

@@ -30,6 +30,7 @@ from blog.fragments import RenderContext, comment_fragment, thread_html
 from blog.models import Comment, Post
 from blog.moderation import CommentStatus, DiscussionSettings
 from blog.services.comment_html import current_context, facts
+from blog.sqlutil import Prepared
 from blog.tree import Node, build_tree, thread_ids
 
 OWN_HELD_MAX = 50
@@ -81,16 +82,18 @@ def _roots_clause(post_id: Any) -> Any:
 # The post page runs these on every render; built once, here: on that path building a
 # statement costs more than running it. Values travel as bind parameters.
 _ORDER = (Comment.created_at, Comment.id)
-_ALL_APPROVED = (
+_ALL_APPROVED = Prepared(
     select(*_LEAN)
     .where(Comment.post_id == bindparam("post_id"), Comment.status == CommentStatus.APPROVED)
     .order_by(*_ORDER)
 )
-_COUNTS = select(
-    func.count(),
-    select(Post.comment_count).where(Post.id == bindparam("post_id")).scalar_subquery(),
-).where(_roots_clause(bindparam("post_id")))
-_PAGE_ROOTS = (
+_COUNTS = Prepared(
+    select(
+        func.count(),
+        select(Post.comment_count).where(Post.id == bindparam("post_id")).scalar_subquery(),
+    ).where(_roots_clause(bindparam("post_id")))
+)
+_PAGE_ROOTS = Prepared(
     select(*_LEAN)
     .where(_roots_clause(bindparam("post_id")))
     .order_by(*_ORDER)
@@ -114,6 +117,8 @@ LeanRow = namedtuple("LeanRow", [column.key for column in _LEAN])  # type: ignor
 
 
 def _rows(query: Any, values: dict[str, Any]) -> list[Any]:
+    if isinstance(query, Prepared):
+        return query.rows(db.session.connection(), **values)
     result = db.session.connection().execute(query, values).all()  # fetchall, not row by row
     return [LeanRow._make(row) for row in result]
 
@@ -165,7 +170,7 @@ def comment_page(
     if settings.page_comments:
         per_page = settings.comments_per_page
         connection = db.session.connection()
-        threads_total, total = connection.execute(_COUNTS, {"post_id": post.id}).one()
+        threads_total, total = _COUNTS.first(connection, post_id=post.id)
         count = max(1, -(-threads_total // per_page))
         default = count if settings.default_comments_page == "newest" else 1
         number = requested if requested is not None and 1 <= requested <= count else default
