@@ -30,3 +30,13 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _reading() -> bool:
+    """No address is rate-limited for reading (limits are on comment POSTs and logins): a
+    reader's request skips the limiter's lookups. Registered here, once per process, as the
+    limiter is."""
+    from flask import request
+
+    return request.method in ("GET", "HEAD", "OPTIONS")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
@@ -25,6 +27,25 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+@lru_cache(maxsize=8192)
+def _address(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
+    return url_for(endpoint, **dict(values))
+
+
+def link(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)``, remembered: a post page asks for a dozen addresses
+    (the stylesheet, the feeds, the neighbours, the author), each costing werkzeug a rule
+    lookup and a build, and the same ones on every render. An address depends only on the
+    endpoint, its values and where the app is mounted (``script_root``); absolute addresses
+    (``_external`` and the like) are built every time."""
+    if any(name.startswith("_") for name in values):
+        return url_for(endpoint, **values)
+    try:
+        return _address(request.script_root, endpoint, tuple(values.items()))
+    except TypeError:  # a value that cannot be a key (a list of values)
+        return url_for(endpoint, **values)
+
+
 def post_month(post: Post) -> tuple[int, int]:
     """The (year, month) in a post's address: when it appears, in the site's time zone."""
     from blog.services.settings import site_settings
@@ -36,9 +57,9 @@ def post_month(post: Post) -> tuple[int, int]:
 def post_path(post: Post) -> str:
     """A post's address: /YYYY/MM/slug/ in the site's time zone; a page's: /slug/."""
     if post.type == PostType.PAGE:
-        return url_for("posts.page", slug=post.slug)
+        return link("posts.page", slug=post.slug)
     year, month = post_month(post)
-    return url_for("posts.post", year=year, month=month, slug=post.slug)
+    return link("posts.post", year=year, month=month, slug=post.slug)
 
 
 def localtime(value: datetime | None, fmt: str = "%B %-d, %Y") -> str:
@@ -57,6 +78,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.globals["post_path"] = post_path
+    app.jinja_env.globals["url_for"] = link
     app.jinja_env.globals["Permission"] = Permission
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -107,6 +107,41 @@ def build_tree(rows: Iterable[T], max_depth: int = 5) -> list[Node[T]]:
     if not 1 <= max_depth <= MAX_DEPTH_LIMIT:
         raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH_LIMIT}, got {max_depth}")
     items = list(rows)
+    roots = _build_in_order(items, max_depth)
+    return roots if roots is not None else _build_any_order(items, max_depth)
+
+
+def _build_in_order(items: list[T], max_depth: int) -> list[Node[T]] | None:
+    """The tree in one pass, when every reply comes after the comment it answers (as rows
+    ordered by time do); None when one does not (a cycle always has such a reply), for
+    ``_build_any_order`` to sort out."""
+    present = {item.id for item in items}
+    if len(present) != len(items):
+        return None  # a repeated id: the general walk says which
+    nodes: dict[int, Node[T]] = {}
+    holders: dict[int, Node[T] | None] = {}  # the node each comment is listed under
+    roots: list[Node[T]] = []
+    for item in items:
+        parent_id = item.parent_id
+        if parent_id is None or parent_id not in present:
+            node = nodes[item.id] = Node(item, 1)
+            holders[item.id] = None
+            roots.append(node)
+            continue
+        parent = nodes.get(parent_id)
+        if parent is None:
+            return None  # answers a comment that comes later (or itself)
+        if parent.depth < max_depth:
+            node = nodes[item.id] = Node(item, parent.depth + 1)
+            holder = holders[item.id] = parent
+        else:
+            node = nodes[item.id] = Node(item, max_depth)
+            holder = holders[item.id] = holders[parent_id]
+        (roots if holder is None else holder.children).append(node)
+    return roots
+
+
+def _build_any_order(items: list[T], max_depth: int) -> list[Node[T]]:
     nodes: dict[int, Node[T]] = {}
     for item in items:
         if item.id in nodes:

@@ -324,3 +324,38 @@ def test_thread_ids_agree_with_the_tree_readers_see(spec: list[tuple[int, bool]]
         for node in iter_flat([top]):
             expected = None if node.id == top.id else top.id
             assert threads[node.id] == expected
+
+
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=40),
+    st.integers(1, 10),
+    st.booleans(),
+)
+def test_the_one_pass_build_is_the_general_walk(parents, max_depth, ordered):
+    """Rows ordered by time (every reply after what it answers) are threaded in one pass;
+    the result is exactly what the general walk gives. Out of order (or with a cycle) the
+    one pass steps aside."""
+    from blog.tree import _build_any_order, _build_in_order
+
+    if ordered:
+        # Row i answers an earlier row, or nothing, or a row that is not shown (an orphan).
+        items = [
+            R(i, None if p == 0 else (p % i if i > 1 and p % 3 else p + 100))
+            for i, p in enumerate(parents, start=1)
+        ]
+        items = [R(r.id, r.parent_id if r.parent_id != 0 else None) for r in items]
+    else:
+        items = [R(i, p or None) for i, p in enumerate(parents, start=1)]
+    fast = _build_in_order(items, max_depth)
+    general = _build_any_order(items, max_depth)
+    if ordered:
+        assert fast is not None
+    if fast is not None:
+        assert outline(fast) == outline(general)
+        assert shape(fast) == shape(general)
+    else:
+        assert any(
+            r.parent_id is not None and r.parent_id >= r.id and r.parent_id <= len(items)
+            for r in items
+        ), "the one pass steps aside only for a reply to a later row (or to itself)"
+    assert outline(build_tree(items, max_depth)) == outline(general)

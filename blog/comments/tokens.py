@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -52,10 +53,15 @@ class _SignerAt(TimestampSigner):
         return self.at
 
 
+@lru_cache(maxsize=8)
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=SALT)
+
+
 def issue(secret: str, post_id: int, at: float | None = None) -> str:
     """A stamp for the form of ``post_id``, made now (or ``at``, seconds since the epoch)."""
     if at is None:
-        return URLSafeTimedSerializer(secret, salt=SALT).dumps(post_id)
+        return _serializer(secret).dumps(post_id)
     signer = type("Signer", (_SignerAt,), {"at": int(at)})
     return URLSafeTimedSerializer(secret, salt=SALT, signer=signer).dumps(post_id)
 
@@ -64,7 +70,7 @@ def check(secret: str, token: str | None, post_id: int, now: float | None = None
     """Verify a stamp for ``post_id``: signed by us, for this post, younger than MAX_AGE."""
     if not token:
         return Stamp(None, MISSING)
-    serializer = URLSafeTimedSerializer(secret, salt=SALT)
+    serializer = _serializer(secret)
     try:
         value, issued = serializer.loads(token, max_age=MAX_AGE, return_timestamp=True)
     except SignatureExpired as expired:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, redirect, render_template, request
+from functools import lru_cache
+
+from flask import current_app, flash, g, make_response, redirect, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -30,8 +32,13 @@ NOT_UTF8 = (
 )
 
 
+@lru_cache(maxsize=16)
+def _serializer_for(secret: str, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=salt)
+
+
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return _serializer_for(current_app.config["SECRET_KEY"], salt)
 
 
 def own_comment_ids() -> list[int]:
@@ -64,9 +71,13 @@ def _secret() -> str:
 
 
 def _stamp_of(form: CommentForm, post: PostPage) -> tokens.Stamp:
-    """The form's stamp: in ``csrf_token`` for a reader, in ``rendered`` when logged in."""
-    raw = form.rendered.data if current_user.is_authenticated else form.csrf_token.data
-    return tokens.check(_secret(), raw, post.id)
+    """The form's stamp: in ``csrf_token`` for a reader, in ``rendered`` when logged in
+    (checked once per request: ``_forged`` asks first)."""
+    checked = g.get("comment_stamp")
+    if checked is None:
+        raw = form.rendered.data if current_user.is_authenticated else form.csrf_token.data
+        checked = g.comment_stamp = tokens.check(_secret(), raw, post.id)
+    return checked
 
 
 def _fill_tokens(form: CommentForm, post: PostPage) -> None:
@@ -156,7 +167,7 @@ def _forged(form: CommentForm, post: PostPage) -> Refusal | None:
         return None
     if tokens.cross_site(request.headers, _own_origins()):
         return Refusal(None, tokens.CROSS)
-    stamp = tokens.check(_secret(), form.csrf_token.data, post.id)
+    stamp = _stamp_of(form, post)
     if not stamp.ok:
         return Refusal(None, f"{stamp.problem} It has been renewed: please send it again.")
     return None
