@@ -38,9 +38,15 @@ class Default:
     MAX_CONTENT_LENGTH = 1024 * 1024
     # The largest WordPress export `wxr import` reads (checked before reading a byte).
     WXR_MAX_BYTES = 512 * 1024 * 1024
+    # The largest export the admin's Import page takes as an upload (the command line takes
+    # up to WXR_MAX_BYTES).
+    WXR_UPLOAD_MAX_BYTES = 32 * 1024 * 1024
 
     # Anti-abuse (INTERFACE.md).
     COMMENT_FLOOD_SECONDS = 15
+    # Days a comment keeps its IP address and browser (`flask privacy purge-ips`, from
+    # cron, forgets older ones); 0 keeps them.
+    COMMENT_IP_RETENTION_DAYS = 60
     COMMENT_MIN_FILL_SECONDS = 3
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from datetime import timedelta
@@ -189,7 +190,7 @@ def register(app: Flask) -> None:
 
     @app.cli.group()
     def wxr() -> None:
-        """Move a WordPress site in (WordPress eXtended RSS)."""
+        """Move a WordPress site in, or this one out (WordPress eXtended RSS)."""
 
     @wxr.command("import")
     @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -229,6 +230,100 @@ def register(app: Flask) -> None:
         click.echo(wxr_service.summary_text(summary))
         if dry_run:
             click.echo("Dry run: nothing was stored.")
+
+    @wxr.command("export")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write it ('-' for standard output). Default: "
+        "instance/exports/SITE.wordpress.DATE.xml",
+    )
+    def wxr_export(output: Path | None) -> None:
+        """Export the whole site as a WordPress eXtended RSS 1.2 file (WordPress imports it)."""
+        from tqdm import tqdm
+
+        from blog.services import wxr_export as export_service
+
+        to_stdout = output is not None and str(output) == "-"
+        if output is None:
+            output = export_service.default_path(Path(app.instance_path), utcnow())
+        bar = tqdm(
+            total=export_service.item_count(),
+            unit=" items",
+            desc="Exporting",
+            disable=not sys.stderr.isatty(),
+        )
+        try:
+            if to_stdout:
+                summary = export_service.export(sys.stdout.buffer, on_item=bar.update)
+                sys.stdout.buffer.flush()
+            else:
+                summary = export_service.export_to(output, on_item=bar.update)
+        except ServiceError as exc:
+            bar.close()
+            raise click.ClickException(exc.message) from None
+        bar.close()
+        # The counts go to standard error when the file itself goes to standard output.
+        click.echo(export_service.summary_text(summary), err=to_stdout)
+        if not to_stdout:
+            click.echo(f"Written to {output} ({output.stat().st_size:,} bytes).")
+
+    @app.cli.group()
+    def privacy() -> None:
+        """A commenter's personal data: export it, erase it; forget old IP addresses."""
+
+    @privacy.command("export")
+    @click.argument("email")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the JSON here instead of standard output.",
+    )
+    def privacy_export(email: str, output: Path | None) -> None:
+        """Everything stored about the commenter with EMAIL, as JSON."""
+        from blog.services import privacy as privacy_service
+
+        try:
+            data = privacy_service.personal_data(email)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            click.echo(
+                f"{len(data['comments'])} comment(s) of {data['email']} written to {output}."
+            )
+
+    @privacy.command("erase")
+    @click.argument("email")
+    @click.option("--delete", is_flag=True, help="Delete the comments instead of anonymising them.")
+    def privacy_erase(email: str, delete: bool) -> None:
+        """Anonymise (or --delete) every comment sent with EMAIL; logged."""
+        from blog.services import privacy as privacy_service
+
+        try:
+            erasure = privacy_service.erase(email, actor=None, delete=delete)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo("\n".join(erasure.lines()))
+
+    @privacy.command("purge-ips")
+    def privacy_purge_ips() -> None:
+        """Forget the IP address and browser of comments older than COMMENT_IP_RETENTION_DAYS."""
+        from blog.services import privacy as privacy_service
+
+        days = int(app.config.get("COMMENT_IP_RETENTION_DAYS", 60))
+        if days <= 0:
+            click.echo("COMMENT_IP_RETENTION_DAYS is 0: addresses are kept.")
+            return
+        changed = privacy_service.purge_addresses(days=days)
+        click.echo(
+            f"Forgot the IP address and browser of {changed} comment(s) older than {days} days."
+        )
 
     @app.cli.command("restore")
     @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))

@@ -212,6 +212,28 @@ def _comment_form(world: World) -> dict[str, Any]:
     }
 
 
+def _import_upload(world: World, _who: str) -> Call:
+    import io
+
+    title = world.unique("imported")
+    export = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:wp="http://wordpress.org/export/1.2/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>Old {title}</title><link>https://old.example/{title}</link>"
+        f"<item><title>{title}</title><dc:creator>otto</dc:creator>"
+        "<wp:post_id>1</wp:post_id><wp:post_date_gmt>2020-01-01 00:00:00</wp:post_date_gmt>"
+        "<wp:status>publish</wp:status><wp:post_type>post</wp:post_type></item>"
+        "</channel></rss>"
+    )
+    return Call("POST", "/admin/import", data={"file": (io.BytesIO(export.encode()), "x.xml")})
+
+
+def _erase_commenter(world: World, _who: str) -> Call:
+    world.held_on_ottos()  # bob@example.org has something left to erase
+    return _form_post("/admin/privacy", email="bob@example.org", action="erase", confirm="yes")
+
+
 PUBLIC_READS = {
     "posts.index": ["/", "/page/1/"],
     "posts.archives": ["/archives/"],
@@ -520,6 +542,58 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
             ADMINS,
             lambda w, _: _form_post(f"/admin/outbox/{w.dead_message()[0]}/retry"),
         ),
+    )
+
+    # --- moving in and out, personal data (administrators: exports hold emails and IPs)
+    add(
+        "admin.import_site",
+        "GET",
+        Case(
+            "the import page",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/import", marker="Upload and import"),
+        ),
+    )
+    add(
+        "admin.import_site",
+        "POST",
+        Case("import a WordPress export", "write", ADMINS, _import_upload),
+    )
+    add(
+        "admin.export_site",
+        "GET",
+        Case(
+            "the export page",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/export", marker="Download the export file"),
+        ),
+    )
+    add(
+        "admin.export_download",
+        "GET",
+        Case(
+            "the export holds otto's draft",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/export/download", marker=w.draft_of_otto()[1]),
+        ),
+    )
+    add(
+        "admin.privacy_tools",
+        "GET",
+        Case(
+            "the personal data page",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/privacy", marker="Export personal data"),
+        ),
+    )
+    add(
+        "admin.privacy_tools",
+        "POST",
+        Case("erase a commenter's data", "write", ADMINS, _erase_commenter),
     )
 
     # --- the API (bearer tokens)

@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -146,3 +147,23 @@ class TokenForm(FlaskForm):
 
 class LogoutEverywhereForm(FlaskForm):
     revoke_tokens = BooleanField("Revoke my API tokens too", default=True)
+
+
+class ImportForm(FlaskForm):
+    """A WordPress export to import (``/admin/import``)."""
+
+    file = FileField(
+        "WordPress export file (.xml)",
+        validators=[FileRequired("Choose the .xml file WordPress's Tools → Export gave you.")],
+    )
+    dry_run = BooleanField("Only check the file: report what would be imported, store nothing")
+
+
+class PrivacyForm(FlaskForm):
+    """A commenter's email, for the personal data tools (``/admin/privacy``)."""
+
+    email = StringField(
+        "Commenter's email",
+        validators=[DataRequired("Give the email the comments were sent with."), Length(max=100)],
+    )
+    delete = BooleanField("Delete the comments instead of anonymising them")

@@ -862,6 +862,15 @@ def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> No
     already gone (another request deleted it meanwhile)."""
     if not actor.can(Permission.MANAGE_USERS):
         raise Forbidden("Only administrators can delete comments for good.")
+    remove(comment, actor, f"comment {comment.id} deleted permanently by {actor.name}")
+    if commit:
+        db.session.commit()
+
+
+def remove(comment: Comment, actor: User | None, reason: str) -> None:
+    """Delete ``comment`` (replies up to its parent, counts, log, threads), uncommitted.
+    The caller has checked who may: an administrator, or the site's operator at the
+    command line (``privacy erase --delete``)."""
     comment_id, post_id, parent_id = comment.id, comment.post_id, comment.parent_id
     keys = {"page_cache_keys": (post_key(post_id), COMMENTS)}
     # Replies first (the database would otherwise detach them), then the row itself, by
@@ -879,17 +888,15 @@ def delete_permanently(comment: Comment, actor: User, commit: bool = True) -> No
     db.session.add(
         ModerationLog(
             comment_id=None,  # the row is gone; the reason names it
-            actor_id=actor.id,
+            actor_id=actor.id if actor is not None else None,
             action="delete",
             from_status=src,
             to_status=None,
-            reason=f"comment {comment_id} deleted permanently by {actor.name}",
+            reason=reason,
             created_at=utcnow(),
         )
     )
     threads.rethread_post(post_id)
-    if commit:
-        db.session.commit()
 
 
 _REPARENT = (

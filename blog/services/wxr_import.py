@@ -42,7 +42,6 @@ from blog.models import (
     User,
 )
 from blog.moderation import CommentStatus
-from blog.sanitize import render_wordpress_html
 from blog.services import ServiceError
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
@@ -395,14 +394,25 @@ class _Importer:
         ):
             self.problem("a published or scheduled item without a date", record.line, label)
             return None
-        body_html = render_wordpress_html(record.content)
+        body, body_format = record.content, BodyFormat.HTML
+        markdown = record.meta.get(wxr.MARKDOWN_META)
+        if markdown is not None:
+            # Our own export: the HTML is for WordPress; the Markdown is what was written.
+            if not self._check("The Markdown", markdown, post_service.BODY_MAX, record.line, label):
+                return None
+            body, body_format = markdown, BodyFormat.MARKDOWN
+        try:
+            body_html = post_service.render_body(body, body_format)
+        except ServiceError as refused:
+            self.problem(refused.message, record.line, label)
+            return None
         wanted = urllib.parse.unquote(record.name) if record.name else title
         post = Post(
             type=PostType.PAGE if kind == "page" else PostType.POST,
             title=title,
             slug=post_service.unique_slug(wanted),
-            body=record.content,
-            body_format=BodyFormat.HTML,
+            body=body,
+            body_format=body_format,
             body_html=body_html,
             excerpt=record.excerpt.strip() or post_service.automatic_excerpt(body_html),
             status=status,
