@@ -388,6 +388,11 @@ class _Importer:
                 "(this blog has no post passwords)"
             )
         published_at = _wp_date(record.date, record.date_gmt, self.tz)
+        written_at = published_at
+        unpublished = not record.date_gmt or record.date_gmt.startswith("0000-00-00")
+        if status in (PostStatus.DRAFT, PostStatus.PENDING) and unpublished:
+            # WordPress's zero GMT date: never published; post_date is when it was written.
+            published_at = None
         if (
             status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED, PostStatus.PRIVATE)
             and published_at is None
@@ -417,8 +422,8 @@ class _Importer:
             excerpt=record.excerpt.strip() or post_service.automatic_excerpt(body_html),
             status=status,
             author=author,
-            created_at=published_at or datetime.now(UTC),
-            updated_at=published_at or datetime.now(UTC),
+            created_at=written_at or datetime.now(UTC),
+            updated_at=written_at or datetime.now(UTC),
             published_at=published_at,
             comments_open=record.comment_status != "closed",
             sticky=record.sticky == "1",
