@@ -504,3 +504,37 @@ def test_safe_markup_is_kept() -> None:
     assert '<img alt="alt text" src="https://example.com/a.png">' in html
     assert "<kbd>Ctrl</kbd>" in html
     assert "<mark>marked</mark>" in html
+
+
+def test_sticky_posts_come_first_on_the_front_page_only(app, client, admin):
+    """As WordPress: a sticky post tops the first page of the front page, marked, and is
+    listed where its date puts it on later pages and in archives."""
+    from datetime import timedelta
+
+    from blog.models import Post, utcnow
+    from blog.services.settings import save_site
+
+    now = utcnow()
+    ids = {}
+    for days, title in ((30, "Old but pinned"), (2, "Newer"), (1, "Newest")):
+        ids[title], _ = create_post(
+            app, admin, title=title, published_at=now - timedelta(days=days)
+        )
+    with app.app_context():
+        db.session.get(Post, ids["Old but pinned"]).sticky = True
+        db.session.commit()
+    body = client.get("/").get_data(as_text=True)
+    order = [body.index(t) for t in ("Old but pinned", "Newest", "Newer")]
+    assert order == sorted(order)
+    assert body.count("Old but pinned</a>") == 1
+    assert body.count('class="sticky-label"') == 1
+    archive = client.get("/author/admin/").get_data(as_text=True)
+    assert archive.index("Newest") < archive.index("Old but pinned")
+    assert 'class="sticky-label"' not in archive
+    # Two a page: the first shows it on top, the second where its date puts it.
+    with app.app_context():
+        save_site("My Blog", "", "UTC", 2)
+    first = client.get("/").get_data(as_text=True)
+    assert [t in first for t in ("Old but pinned", "Newest", "Newer")] == [True, True, True]
+    second = client.get("/page/2/").get_data(as_text=True)
+    assert "Old but pinned" in second and 'class="sticky-label"' not in second

@@ -419,3 +419,31 @@ def test_imported_pending_and_private_posts_have_their_tabs_in_the_admin(app, ru
     with app.app_context(), app.test_request_context():
         paths = [post_path(p) for p in db.session.scalars(select(Post))]
     assert all(reader.get(p).status_code == 404 for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("meta", "slug"),
+    [
+        ("", "hello"),  # hello__trashed, as WordPress renames a trashed post
+        (
+            "<wp:postmeta><wp:meta_key>_wp_desired_post_slug</wp:meta_key>"
+            "<wp:meta_value>hello-again</wp:meta_value></wp:postmeta>",
+            "hello-again",
+        ),
+    ],
+)
+def test_a_trashed_post_gets_its_slug_back(app, runner, tmp_path, meta, slug):
+    item = (
+        _item(extra=meta)
+        .replace(
+            "<wp:post_name>hello</wp:post_name>", "<wp:post_name>hello__trashed</wp:post_name>"
+        )
+        .replace("<wp:status>publish</wp:status>", "<wp:status>trash</wp:status>")
+    )
+    path = tmp_path / "export.xml"
+    path.write_text(_wxr(item), encoding="utf-8")
+    result = _import(runner, path)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        post = db.session.scalar(select(Post))
+        assert (post.status, post.slug) == (PostStatus.TRASH, slug)

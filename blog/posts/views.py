@@ -26,7 +26,15 @@ def cacheable(*keys: str) -> None:
         pagecache.valid_until(due.timestamp() if due else None)
 
 
-def _listing(query, title: str, endpoint: str, page: int, archive: bool = True, **endpoint_args):
+def _listing(
+    query,
+    title: str,
+    endpoint: str,
+    page: int,
+    archive: bool = True,
+    first: list | None = None,
+    **endpoint_args,
+):
     """A page of a list of posts. An archive (a tag, category, author or month) with nothing
     public in it is a 404, as in WordPress: it would only show that the name exists."""
     if not 1 <= page <= post_service.MAX_PAGE:
@@ -38,10 +46,14 @@ def _listing(query, title: str, endpoint: str, page: int, archive: bool = True, 
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
     if not pagination.items and (page > 1 or archive):
         abort(404)
+    posts = list(pagination.items)
+    if first:
+        # Shown first and not again below (later pages list them where they fall).
+        posts = [*first, *(post for post in posts if post not in first)]
     return render_template(
         "posts/list.html",
         pagination=pagination,
-        posts=pagination.items,
+        posts=posts,
         title=title,
         endpoint=endpoint,
         endpoint_args=endpoint_args,
@@ -68,7 +80,10 @@ def index(page: int = 1):
                 abort(404)
             return redirect(post_path(post), 301)
     cacheable(SITE, COMMENTS)  # lists show comment counts
-    return _listing(post_service.visible_posts(), "", "posts.index", page, archive=False)
+    sticky = post_service.sticky_posts() if page == 1 else []
+    return _listing(
+        post_service.visible_posts(), "", "posts.index", page, archive=False, first=sticky
+    )
 
 
 @bp.get("/tag/<slug>/")

@@ -390,6 +390,12 @@ def visible_posts(post_type: PostType = PostType.POST) -> Select[tuple[Post]]:
     )
 
 
+def sticky_posts() -> list[Post]:
+    """Visible sticky posts, newest first: the top of the front page's first page, as in
+    WordPress (a handful at most, from the same index as the list)."""
+    return list(db.session.scalars(visible_posts().where(Post.sticky.is_(True))))
+
+
 def by_tag(query: Select[tuple[Post]], tag: Tag) -> Select[tuple[Post]]:
     return query.where(Post.tags.any(Tag.id == tag.id))
 

@@ -412,6 +412,9 @@ class _Importer:
             self.problem(refused.message, record.line, label)
             return None
         wanted = urllib.parse.unquote(record.name) if record.name else title
+        if status == PostStatus.TRASH:
+            # WordPress renames a trashed post's slug to free it; restoring gives it back.
+            wanted = record.meta.get("_wp_desired_post_slug") or wanted.removesuffix("__trashed")
         post = Post(
             type=PostType.PAGE if kind == "page" else PostType.POST,
             title=title,
