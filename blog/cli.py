@@ -325,6 +325,56 @@ def register(app: Flask) -> None:
             f"Forgot the IP address and browser of {changed} comment(s) older than {days} days."
         )
 
+    @app.cli.group("spam")
+    def spam_group() -> None:
+        """The spam filter: learn every decision again; measure it on this site's comments."""
+
+    @spam_group.command("retrain")
+    @click.option(
+        "--model",
+        type=click.Choice(["logistic", "bayes"]),
+        default=None,
+        help="The learner (default: the one in use, logistic at first).",
+    )
+    def spam_retrain(model: str | None) -> None:
+        """Forget the model and learn every spam / not-spam decision again, oldest first."""
+        from blog.services import spam as spam_service
+
+        learned = spam_service.retrain(model)
+        click.echo(
+            f"Learned ({learned.kind}) from {learned.spam_examples} spam and "
+            f"{learned.ham_examples} good comments; the model holds "
+            f"{spam_service.model_size():,} feature rows."
+        )
+
+    @spam_group.command("evaluate")
+    @click.option("--folds", type=click.IntRange(2, 100), default=10, show_default=True)
+    def spam_evaluate(folds: int) -> None:
+        """Cross-validation over this site's moderated comments: each learner is trained on
+        all but one part, in time order, and scored on that part."""
+        from blog.services import settings as settings_service
+        from blog.services import spam as spam_service
+
+        settings = settings_service.discussion_settings()
+        hold, spam_at = settings.spam_hold_percent / 100, settings.spam_percent / 100
+        results = spam_service.evaluate(folds)
+        for kind, result in results.items():
+            positives = sum(result.labels)
+            if not positives or positives == len(result.labels):
+                click.echo(f"{kind}: needs both spam and good decisions to measure.")
+                continue
+            click.echo(
+                f"{kind}: {len(result.labels)} comments ({positives} spam), {folds} folds; "
+                f"ROC AUC {result.auc:.4f}"
+            )
+            for label, threshold in (("hold", hold), ("spam", spam_at)):
+                rates = result.at(threshold)
+                click.echo(
+                    f"  at the {label} score {threshold:.0%}: precision {rates.precision:.1%}, "
+                    f"recall {rates.caught:.1%} of spam, false positives "
+                    f"{rates.false_positive:.1%} of good comments"
+                )
+
     @app.cli.command("restore")
     @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
     def restore_command(source: Path) -> None:

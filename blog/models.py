@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -427,6 +428,8 @@ class Comment(db.Model):
         Index("ix_comments_ip_created", "ip", "created_at"),
         # The duplicate check: the same text on the same post.
         Index("ix_comments_post_content_hash", "post_id", "content_hash"),
+        # The queue sorted by spam score within a status tab.
+        Index("ix_comments_status_spam_score", "status", "spam_score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -463,6 +466,13 @@ class Comment(db.Model):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     type: Mapped[str] = mapped_column(String(20), default="comment")  # pingback, trackback
     notify_on_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "Notify me of replies": mailed only once the email is confirmed (ConfirmedEmail).
+    notify_replies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The spam filter's score when the comment came in (0..1), None before it had a model.
+    spam_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # What the filter last learned from this comment ("spam" or "ham"), None if nothing:
+    # a decision that changes it teaches the filter again; one that does not, not twice.
+    spam_label: Mapped[str | None] = mapped_column(String(10), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -486,6 +496,41 @@ class CommentTally(db.Model):
         _enum(CommentStatus, "comment_status"), primary_key=True
     )
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SpamWeight(db.Model):
+    """The spam filter's model (``blog.spam``): two numbers per hashed feature bucket, only
+    for buckets a comment has touched, at most ``blog.spam.BUCKETS`` rows; bucket -1 holds
+    the model's own (bias, class totals). What the numbers mean is the learner's."""
+
+    __tablename__ = "spam_weights"
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first: Mapped[float] = mapped_column(Float, default=0.0)
+    second: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SpamModel(db.Model):
+    """Which learner the weights belong to, and how many decisions of each kind it has
+    learned from (it acts on its own only past a setting's worth of each)."""
+
+    __tablename__ = "spam_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    spam_examples: Mapped[int] = mapped_column(Integer, default=0)
+    ham_examples: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConfirmedEmail(db.Model):
+    """An email whose owner followed a link we mailed to it (double opt-in): a commenter
+    known by more than a typed address, and one who may be mailed replies."""
+
+    __tablename__ = "confirmed_emails"
+
+    email: Mapped[str] = mapped_column(String(100), primary_key=True)  # lower-cased
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CacheVersion(db.Model):

@@ -32,6 +32,7 @@ __all__ = [
     "Limits",
     "PostContext",
     "Refusal",
+    "SpamVerdict",
     "can_transition",
     "check_allowed",
     "comments_closed_reason",
@@ -156,6 +157,13 @@ class DiscussionSettings:
     comments_notify: bool = True
     # email moderators when a comment is held
     moderation_notify: bool = True
+    # The spam filter (blog.spam): at or above spam_hold_percent a comment is held, at or
+    # above spam_percent it goes to spam; it acts only once it has learned from
+    # spam_min_decisions decisions of each kind (spam, not spam), and only adds its reason
+    # before that.
+    spam_hold_percent: int = 25
+    spam_percent: int = 90
+    spam_min_decisions: int = 50
 
     def __post_init__(self) -> None:
         # Normalise key lists however they were given, so equal settings compare equal and an
@@ -180,6 +188,14 @@ class DiscussionSettings:
         in_range("Comments per page", self.comments_per_page, 1, 1000, "comments")
         in_range("Closing comments after", self.close_comments_days_old, 1, 36500, "days")
         in_range("Links before holding", self.comment_max_links, 0, 100, "links")
+        in_range("Spam score to hold", self.spam_hold_percent, 1, 100, "%")
+        in_range("Spam score for spam", self.spam_percent, 1, 100, "%")
+        in_range("Decisions before the filter acts", self.spam_min_decisions, 0, 100_000, "")
+        if self.spam_percent < self.spam_hold_percent:
+            problems.append(
+                "The spam score for spam must not be below the score to hold "
+                f"({self.spam_percent}% < {self.spam_hold_percent}%)."
+            )
         if self.default_comments_page not in ("newest", "oldest"):
             problems.append(
                 'The default comments page must be "newest" or "oldest" '
@@ -252,6 +268,19 @@ class CommentCandidate:
     # no form was shown and nobody is logged in (an anonymous API client): the time trap
     # has nothing to time, so such a comment waits for a moderator whatever else holds
     sent_without_form: bool = False
+    # what the spam filter says; None when it has learned nothing yet
+    spam: SpamVerdict | None = None
+
+
+@dataclass(frozen=True)
+class SpamVerdict:
+    """The spam filter's score of a comment (0..1) and why, for the policy to act on."""
+
+    probability: float
+    explanation: str  # "spam score 0.97: 'subscribe', 'check out', 2 links to x.test"
+    # spam and not-spam decisions it has learned from: it acts only past the setting
+    spam_examples: int = 0
+    ham_examples: int = 0
 
 
 @dataclass(frozen=True)
@@ -268,6 +297,10 @@ class AuthorHistory:
     seconds_since_last_comment: float | None = None
     # the same text already on this post from the same email or author
     has_identical_comment: bool = False
+    # what ties this commenter to their approved comments beyond a typed email (which
+    # anyone can type): "logged in", "email confirmed", "same email, name and network";
+    # None when nothing does
+    trust: str | None = None
 
     @property
     def is_moderator(self) -> bool:
@@ -442,6 +475,12 @@ def _plural(count: int, noun: str) -> str:
 
 def _history_hold_reason(history: AuthorHistory) -> str:
     who = "this account" if history.is_logged_in else "this email"
+    if history.approved_count and history.trust is None:
+        return (
+            f"{_plural(history.approved_count, 'approved comment')} under this email, but not "
+            "with this name from this network, and the email is not confirmed (anyone can "
+            "type an email)"
+        )
     if not history.pending_count and not history.spam_count:
         return f"first comment from {who}"
     earlier = []
@@ -503,16 +542,54 @@ def decide(
         found.append(
             (CommentStatus.PENDING, f"matched moderation word '{word}' in the {label} field")
         )
-    if settings.comment_previously_approved and history.approved_count == 0:
+    known = history.approved_count > 0 and history.trust is not None
+    if settings.comment_previously_approved and not known:
         found.append((CommentStatus.PENDING, _history_hold_reason(history)))
+    notes = _spam_rule(candidate.spam, settings, found)
 
     if not found:
         if settings.comment_previously_approved:
-            reason = f"author has {_plural(history.approved_count, 'approved comment')}"
+            reason = (
+                f"author has {_plural(history.approved_count, 'approved comment')} "
+                f"({history.trust})"
+            )
         else:
             reason = "no rule held it"
-        return Decision(CommentStatus.APPROVED, (reason,))
+        return Decision(CommentStatus.APPROVED, (reason, *notes))
 
     # sorted() is stable, so reasons of equal severity keep the order the rules ran in.
     found.sort(key=lambda pair: _SEVERITY.index(pair[0]))
-    return Decision(found[0][0], tuple(reason for _, reason in found))
+    return Decision(found[0][0], (*(reason for _, reason in found), *notes))
+
+
+def _spam_rule(
+    verdict: SpamVerdict | None,
+    settings: DiscussionSettings,
+    found: list[tuple[CommentStatus, str]],
+) -> tuple[str, ...]:
+    """Act on the spam filter's score once it has learned enough; otherwise (or below the
+    hold score) only say what it thinks. Returns the reasons that change nothing."""
+    if verdict is None:
+        return ()
+    learned = min(verdict.spam_examples, verdict.ham_examples)
+    if learned < settings.spam_min_decisions:
+        return (
+            f"{verdict.explanation} (not acted on: the filter acts once it has learned from "
+            f"{settings.spam_min_decisions} spam and {settings.spam_min_decisions} good "
+            f"comments; so far {verdict.spam_examples} and {verdict.ham_examples})",
+        )
+    percent = verdict.probability * 100
+    if percent >= settings.spam_percent:
+        found.append(
+            (CommentStatus.SPAM, f"{verdict.explanation} (spam at {settings.spam_percent}%)")
+        )
+    elif percent >= settings.spam_hold_percent:
+        found.append(
+            (
+                CommentStatus.PENDING,
+                f"{verdict.explanation} (held at {settings.spam_hold_percent}%)",
+            )
+        )
+    else:
+        return (verdict.explanation,)
+    return ()

@@ -212,6 +212,19 @@ def _comment_form(world: World) -> dict[str, Any]:
     }
 
 
+def _spam_retrain(world: World, _who: str) -> Call:
+    """A decision the filter has not learned yet, so a retrain changes the model."""
+    from blog.services import comments as comment_service
+
+    comment_id, _ = world.held_on_ottos()
+    with world.app.app_context():
+        comment = comment_service.get_comment(comment_id)
+        comment_service.set_status(comment, CommentStatus.SPAM, None, "spam", "test")
+        comment.spam_label = "spam"  # decided, and not yet in the model
+        db.session.commit()
+    return _form_post("/admin/settings/discussion/retrain")
+
+
 def _import_upload(world: World, _who: str) -> Call:
     import io
 
@@ -520,6 +533,12 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
         "admin.settings_discussion",
         "POST",
         Case("change the discussion rules", "write", ADMINS, _settings_discussion),
+    )
+
+    add(
+        "admin.spam_retrain",
+        "POST",
+        Case("retrain the spam filter", "write", ADMINS, _spam_retrain),
     )
 
     # --- the outbox

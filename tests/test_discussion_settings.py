@@ -50,6 +50,9 @@ def test_page_shows_wordpress_names_and_defaults(admin_client: FlaskClient) -> N
         "disallowed_keys": "",
         "comment_whitelist": format_whitelist(DEFAULT_COMMENT_WHITELIST),
         "show_avatars": "y",
+        "spam_hold_percent": "25",
+        "spam_percent": "90",
+        "spam_min_decisions": "50",
     }
     # Every WordPress option is on the page, ticked or not.
     names = {e.get("name") for e in settings_form(response).iter() if e.get("name")}

@@ -17,6 +17,7 @@ from blog.moderation import (
     Limits,
     PostContext,
     Refusal,
+    SpamVerdict,
     can_transition,
     check_allowed,
     comments_closed_reason,
@@ -37,8 +38,10 @@ CANDIDATE = CommentCandidate(
     user_agent="Mozilla/5.0",
     link_count=0,
 )
-# A returning commenter, so that with default settings nothing holds the comment.
-HISTORY = AuthorHistory(approved_count=1)
+# A returning commenter, known by more than the email (the same name from the same
+# network as an approved comment), so that with default settings nothing holds the comment.
+NAME_AND_NETWORK = "same email, name and network as an approved comment"
+HISTORY = AuthorHistory(approved_count=1, trust=NAME_AND_NETWORK)
 POST = PostContext(comments_open=True, published_at=PUBLISHED, is_published=True, now=NOW)
 SETTINGS = DiscussionSettings()
 S = CommentStatus
@@ -78,15 +81,15 @@ def test_status_values_are_the_stored_strings(status: CommentStatus, value: str)
             HISTORY,
             SETTINGS,
             S.APPROVED,
-            ("author has 1 approved comment",),
+            (f"author has 1 approved comment ({NAME_AND_NETWORK})",),
             id="returning author",
         ),
         pytest.param(
             CANDIDATE,
-            AuthorHistory(approved_count=3),
+            AuthorHistory(approved_count=3, trust="email confirmed"),
             SETTINGS,
             S.APPROVED,
-            ("author has 3 approved comments",),
+            ("author has 3 approved comments (email confirmed)",),
             id="returning author plural",
         ),
         pytest.param(
@@ -686,6 +689,9 @@ def test_defaults_are_wordpress_defaults() -> None:
         "show_avatars": "1",
         "comments_notify": "1",
         "moderation_notify": "1",
+        "spam_hold_percent": "25",
+        "spam_percent": "90",
+        "spam_min_decisions": "50",
     }
     assert SETTINGS.validate() == []
 
@@ -867,7 +873,7 @@ def test_max_depth_for_the_tree(thread_comments: bool, depth: int, expected: int
 def test_a_comment_sent_without_a_form_by_nobody_logged_in_waits() -> None:
     """The time trap has nothing to time for an API client: a guest's comment is held, even
     from an email with approved comments; an account's is judged as usual."""
-    trusted = AuthorHistory(approved_count=3)
+    trusted = AuthorHistory(approved_count=3, trust=NAME_AND_NETWORK)
     blind = replace(CANDIDATE, sent_without_form=True)
     decision = decide(blind, trusted, POST, SETTINGS)
     assert decision.status == CommentStatus.PENDING
@@ -875,3 +881,83 @@ def test_a_comment_sent_without_a_form_by_nobody_logged_in_waits() -> None:
     assert decide(CANDIDATE, trusted, POST, SETTINGS).status == CommentStatus.APPROVED
     member = replace(trusted, is_logged_in=True)
     assert decide(blind, member, POST, SETTINGS).status == CommentStatus.APPROVED
+
+
+# --- who an author is: more than a typed email ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "trust", ["logged in", "email confirmed", "same email, name and network as an approved comment"]
+)
+def test_a_known_author_is_known_by_a_signal_beyond_the_email(trust) -> None:
+    decision = decide(CANDIDATE, AuthorHistory(approved_count=2, trust=trust), POST, SETTINGS)
+    assert decision.status == S.APPROVED
+    assert decision.reasons == (f"author has 2 approved comments ({trust})",)
+
+
+def test_an_email_alone_does_not_make_an_author_known() -> None:
+    """Anyone can type a regular's email: with no other signal the comment is held."""
+    decision = decide(CANDIDATE, AuthorHistory(approved_count=5), POST, SETTINGS)
+    assert decision.status == S.PENDING
+    assert decision.reasons == (
+        "5 approved comments under this email, but not with this name from this network, and "
+        "the email is not confirmed (anyone can type an email)",
+    )
+    relaxed = replace(SETTINGS, comment_previously_approved=False)
+    assert decide(CANDIDATE, AuthorHistory(approved_count=5), POST, relaxed).status == S.APPROVED
+
+
+# --- the spam filter's score --------------------------------------------------------------
+
+
+def _verdict(probability: float, spam: int = 60, ham: int = 60) -> SpamVerdict:
+    return SpamVerdict(probability, f"spam score {probability:.2f}: 'casino'", spam, ham)
+
+
+@pytest.mark.parametrize(
+    ("probability", "status", "suffix"),
+    [
+        (0.97, S.SPAM, " (spam at 90%)"),
+        (0.90, S.SPAM, " (spam at 90%)"),
+        (0.89, S.PENDING, " (held at 25%)"),
+        (0.25, S.PENDING, " (held at 25%)"),
+    ],
+)
+def test_a_trained_filter_holds_or_spams_by_its_thresholds(probability, status, suffix) -> None:
+    candidate = replace(CANDIDATE, spam=_verdict(probability))
+    decision = decide(candidate, HISTORY, POST, SETTINGS)
+    assert decision.status == status
+    assert decision.reasons == (f"spam score {probability:.2f}: 'casino'{suffix}",)
+
+
+def test_below_the_hold_score_the_filter_only_says_what_it_thinks() -> None:
+    decision = decide(replace(CANDIDATE, spam=_verdict(0.24)), HISTORY, POST, SETTINGS)
+    assert decision.status == S.APPROVED
+    assert decision.reasons[-1] == "spam score 0.24: 'casino'"
+
+
+def test_a_filter_that_has_not_learned_enough_never_moves_a_comment() -> None:
+    candidate = replace(CANDIDATE, spam=_verdict(0.99, spam=49, ham=200))
+    decision = decide(candidate, HISTORY, POST, SETTINGS)
+    assert decision.status == S.APPROVED
+    assert decision.reasons[-1] == (
+        "spam score 0.99: 'casino' (not acted on: the filter acts once it has learned from 50 "
+        "spam and 50 good comments; so far 49 and 200)"
+    )
+    eager = replace(SETTINGS, spam_min_decisions=0)
+    assert decide(candidate, HISTORY, POST, eager).status == S.SPAM
+
+
+def test_moderators_comments_are_not_scored() -> None:
+    moderator = AuthorHistory(is_logged_in=True, can_moderate=True)
+    decision = decide(replace(CANDIDATE, spam=_verdict(0.99)), moderator, POST, SETTINGS)
+    assert decision.status == S.APPROVED
+
+
+def test_spam_thresholds_are_checked() -> None:
+    assert replace(SETTINGS, spam_percent=40, spam_hold_percent=60).validate() == [
+        "The spam score for spam must not be below the score to hold (40% < 60%)."
+    ]
+    assert "Spam score to hold must be between 1 and 100 %" in " ".join(
+        replace(SETTINGS, spam_hold_percent=0).validate()
+    )

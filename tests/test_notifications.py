@@ -156,7 +156,7 @@ def test_approved_comment_mails_the_post_author(
     mail_app: Flask, inbox: Inbox, people, post, comments_notify: bool
 ) -> None:
     set_discussion(mail_app, comments_notify=comments_notify)
-    add_comment(mail_app, post[0], author="Ann Reader", email="ann@example.org")
+    add_comment(mail_app, post[0], author="Ann Reader", email="ann@example.org", ip="127.0.0.1")
     comment_id = comment_id_from(
         post_comment(mail_app.test_client(), post[1], comment="Trusted words.")
     )

@@ -56,13 +56,26 @@ def comments():
         abort(404)
     search = request.args.get("s", "").strip()[:200]
     post_id = request.args.get("post", type=int)
-    query = comment_service.queue_query(current_user, status, search, post_id)
+    order = request.args.get("order", "newest")
+    if order not in comment_service.QUEUE_ORDERS:
+        order = "newest"
+    min_score = request.args.get("min_score", type=int)  # percent
+    if min_score is not None and not 0 <= min_score <= 100:
+        min_score = None
+    query = comment_service.queue_query(
+        current_user,
+        status,
+        search,
+        post_id,
+        order=order,
+        min_score=min_score / 100 if min_score is not None else None,
+    )
     # Clamped so a made-up page number cannot overflow the database's OFFSET.
     number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     counts = comment_service.status_counts(current_user)
     # A whole tab's size is kept with every move: counting 100,000 held comments on every
     # visit is what made a big queue slow. A search or a post filter is counted.
-    filtered = bool(search) or post_id is not None
+    filtered = bool(search) or post_id is not None or min_score is not None
     pagination = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False, count=filtered)
     if not filtered:
         pagination.total = counts[status.value]
@@ -79,6 +92,8 @@ def comments():
         status=status.value,
         search=search,
         post_id=post_id,
+        order=order,
+        min_score=min_score,
         counts=counts,
         histories=comment_service.author_histories(items),
         undoable=comment_service.undoable(items),

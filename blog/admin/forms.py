@@ -107,6 +107,21 @@ class DiscussionSettingsForm(FlaskForm):
         render_kw={"rows": 6},
         description="Same matching; such a comment is put in the trash.",
     )
+    spam_hold_percent = IntegerField(
+        "Hold a comment when its spam score is at least (%)",
+        validators=[NumberRange(1, 100)],
+    )
+    spam_percent = IntegerField(
+        "Send a comment to spam when its spam score is at least (%)",
+        validators=[NumberRange(1, 100)],
+    )
+    spam_min_decisions = IntegerField(
+        "Let the filter act once it has learned from this many spam and this many good "
+        "comments",
+        validators=[NumberRange(0, 100_000)],
+        description="Before that it only says what it thinks, as a reason in the queue. It "
+        "learns from your decisions: spam, not spam, approving a held comment.",
+    )
     show_avatars = BooleanField("Show avatars (loaded from Gravatar)")
     comment_whitelist = TextAreaField(
         "Allowed HTML in comments",

@@ -246,6 +246,14 @@ def _schemas() -> dict[str, Any]:
                     "items": {"type": "string"},
                     "description": "Why the comment has its status. Moderators only.",
                 },
+                "spam_score": {
+                    "type": ["number", "null"],
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "The spam filter's score when the comment came in (1 is "
+                    "surely spam), or null when the filter had learned nothing yet. Moderators "
+                    "only.",
+                },
             },
         },
         "CommentInput": {

@@ -332,6 +332,10 @@ def comment_json(comment: Comment, private: bool) -> dict[str, Any]:
         body["ip"] = comment.ip
         body["user_agent"] = comment.user_agent
         body["reasons"] = list(comment.reasons or [])
+        # The spam filter's score when the comment came in; null before it had a model.
+        body["spam_score"] = (
+            round(comment.spam_score, 4) if comment.spam_score is not None else None
+        )
     return body
 
 

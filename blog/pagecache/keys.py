@@ -35,9 +35,12 @@ INVISIBLE_TABLES = frozenset(
         "api_tokens",
         "cache_versions",
         "comment_tallies",
+        "confirmed_emails",
         "login_throttle",
         "moderation_log",
         "outbox",
+        "spam_model",
+        "spam_weights",
         "user_sessions",
     }
 )

@@ -19,10 +19,19 @@ from sqlalchemy import Select, bindparam, event, false, func, insert, or_, selec
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import attributes, contains_eager, make_transient_to_detached, selectinload
 
-from blog import pagecache
+from blog import pagecache, spam
 from blog.extensions import db
 from blog.fragments import avatar_hash
-from blog.models import Comment, CommentTally, ModerationLog, Permission, Post, User, utcnow
+from blog.models import (
+    Comment,
+    CommentTally,
+    ConfirmedEmail,
+    ModerationLog,
+    Permission,
+    Post,
+    User,
+    utcnow,
+)
 from blog.moderation import (
     AuthorHistory,
     CommentCandidate,
@@ -31,6 +40,7 @@ from blog.moderation import (
     Limits,
     PostContext,
     Refusal,
+    SpamVerdict,
     can_transition,
     check_allowed,
     comments_closed_reason,
@@ -39,6 +49,7 @@ from blog.moderation import (
 from blog.pagecache.keys import COMMENTS, post_key
 from blog.sanitize import Whitelist, count_links, markup_problems, sanitize_comment
 from blog.services import Forbidden, NotFound, ServiceError, comment_html, notify, threads
+from blog.services import spam as spam_service
 from blog.services.comment_html import content_hash
 from blog.services.posts import PostPage
 from blog.sqlutil import Prepared, add_to_counters
@@ -88,6 +99,7 @@ class CommentInput:
     ip: str = ""
     user_agent: str = ""
     notify_on_approval: bool = False
+    notify_replies: bool = False  # "Notify me of replies" (mailed once the email is confirmed)
     seconds_to_fill: float | None = None
     sent_without_form: bool = False  # an API client: no form was shown to time
 
@@ -229,6 +241,19 @@ _LATEST_BY_IP = Prepared(select(func.max(Comment.created_at)).where(Comment.ip =
 _LATEST_BY_EMAIL = Prepared(
     select(func.max(Comment.created_at)).where(func.lower(Comment.email) == bindparam("email"))
 )
+# The approved comments of an email, newest first, for the name-and-network trust signal.
+_APPROVED_BY_EMAIL = Prepared(
+    select(Comment.author, Comment.ip)
+    .where(
+        func.lower(Comment.email) == bindparam("email"),
+        Comment.status == CommentStatus.APPROVED,
+    )
+    .order_by(Comment.created_at.desc())
+    .limit(20)
+)
+_CONFIRMED = Prepared(
+    select(ConfirmedEmail.email).where(ConfirmedEmail.email == bindparam("email"))
+)
 # As WordPress: the same text on the same post from the same name, email or account.
 _DUPLICATE = Prepared(
     select(Comment.id)
@@ -280,7 +305,13 @@ def _history(data: CommentInput, user: User | None, post: Any, now: datetime) ->
             author=author,
             user_id=user_id,
         )
+    trust = None
+    if user_id is not None:
+        trust = "logged in"
+    elif email and counts.get(CommentStatus.APPROVED):
+        trust = _trust_by_email(connection, email, data.author, data.ip)
     return AuthorHistory(
+        trust=trust,
         approved_count=counts.get(CommentStatus.APPROVED, 0),
         pending_count=counts.get(CommentStatus.PENDING, 0),
         spam_count=counts.get(CommentStatus.SPAM, 0),
@@ -290,6 +321,19 @@ def _history(data: CommentInput, user: User | None, post: Any, now: datetime) ->
         seconds_since_last_comment=max(0.0, (now - last).total_seconds()) if last else None,
         has_identical_comment=duplicate is not None,
     )
+
+
+def _trust_by_email(connection: Any, email: str, author: str, ip: str) -> str | None:
+    """What, beyond the email anyone can type, ties this commenter to the email's approved
+    comments: the email confirmed by a link we mailed, or the same name from the same
+    network (/24, /48) as one of them."""
+    if _CONFIRMED.scalar(connection, email=email) is not None:
+        return "email confirmed"
+    name = author.strip().casefold()
+    for earlier in _APPROVED_BY_EMAIL.rows(connection, email=email):
+        if earlier.author.strip().casefold() == name and spam_service.same_network(earlier.ip, ip):
+            return "same email, name and network as an approved comment"
+    return None
 
 
 def depth_of(comment: Comment) -> int:
@@ -395,7 +439,8 @@ def submit(
             or (settings.comment_registration and user is None)
         )
         raise CommentRefused(refusals, status=403 if barred else 400)
-    candidate = dataclasses.replace(candidate, link_count=count_links(html))
+    verdict = None if history.is_moderator else _spam_verdict(data, history)
+    candidate = dataclasses.replace(candidate, link_count=count_links(html), spam=verdict)
     decision = decide(candidate, history, post=context, settings=settings, limits=limits)
     comment = Comment(
         post_id=post.id,
@@ -411,6 +456,8 @@ def submit(
         status=decision.status,
         reasons=list(decision.reasons),
         notify_on_approval=data.notify_on_approval,
+        notify_replies=data.notify_replies,
+        spam_score=verdict.probability if verdict is not None else None,
         created_at=now,
         updated_at=now,
     )
@@ -426,6 +473,27 @@ def submit(
         notify.comment_posted(comment)  # into the outbox, committed with the comment
     _commit_keeping_values()
     return comment
+
+
+def _spam_verdict(data: CommentInput, history: AuthorHistory) -> SpamVerdict | None:
+    """What the spam filter says of this comment, or None while it has learned nothing."""
+    model = spam_service.state()
+    if not model.has_learned:
+        return None
+    score = spam_service.score(
+        spam.Sample(
+            content=data.content,
+            author=data.author,
+            email=data.email,
+            url=data.url,
+            seconds_to_fill=data.seconds_to_fill,
+            trusted=history.trust is not None,
+            approved_before=history.approved_count,
+        )
+    )
+    if score is None:
+        return None
+    return SpamVerdict(score.probability, score.explain(), model.spam_examples, model.ham_examples)
 
 
 # The moderation log's row for a new comment (prebuilt: every comment POST writes one).
@@ -725,6 +793,11 @@ def set_status(
     if actor is not None and reason == "":
         reason = f"{ACTION_LABELS.get(action, action)} by {actor.name}"
     _log(comment, src, dst, actor, action, reason)
+    if actor is not None:
+        # A person's decision teaches the spam filter; the policy's own moves do not.
+        verdict = spam_service.label_for(src, dst, action)
+        if verdict is not None:
+            spam_service.learn_decision(comment, verdict)
     return True
 
 
@@ -992,18 +1065,32 @@ def reply(
 # --- the queue --------------------------------------------------------------------------
 
 
+#: How the queue can be ordered: newest first (WordPress's), or by the spam filter's score.
+QUEUE_ORDERS = {
+    "newest": (Comment.created_at.desc(), Comment.id.desc()),
+    "score": (Comment.spam_score.desc().nulls_last(), Comment.id.desc()),
+    "score-asc": (Comment.spam_score.asc().nulls_last(), Comment.id.desc()),
+}
+
+
 def queue_query(
     actor: User,
     status: CommentStatus,
     search: str = "",
     post_id: int | None = None,
+    order: str = "newest",
+    min_score: float | None = None,
 ) -> Select[tuple[Comment]]:
+    """A tab of the moderation queue: newest first, or by spam score (``order``), and only
+    comments the filter scored at least ``min_score`` (0..1) when given."""
     query = (
         select(Comment)
         .where(Comment.status == status)
         .options(selectinload(Comment.post), selectinload(Comment.parent))
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .order_by(*QUEUE_ORDERS.get(order, QUEUE_ORDERS["newest"]))
     )
+    if min_score is not None:
+        query = query.where(Comment.spam_score >= min_score)
     query = _visible_to(actor, query)
     if post_id is not None:
         query = query.where(Comment.post_id == post_id if _is_id(post_id) else false())

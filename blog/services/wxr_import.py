@@ -45,6 +45,7 @@ from blog.moderation import CommentStatus
 from blog.services import ServiceError
 from blog.services import comments as comment_service
 from blog.services import posts as post_service
+from blog.services import spam as spam_service
 from blog.services.settings import comment_whitelist, site_settings
 from blog.services.users import USERNAME_RE, find_user
 from blog.templating import post_path
@@ -614,6 +615,14 @@ def import_file(
         session.rollback()
     else:
         session.commit()
+        if summary.comments.get("spam") or summary.comments.get("approved"):
+            # The old site's spam and approved comments are decisions its moderators made:
+            # the spam filter learns all of them, in time order, with what it knew before.
+            learned = spam_service.retrain()
+            summary.notes.append(
+                f"the spam filter learned from {learned.spam_examples} spam and "
+                f"{learned.ham_examples} approved comments"
+            )
     return summary
 
 
