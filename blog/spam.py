@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 __all__ = [
@@ -200,8 +201,10 @@ def features(sample: Sample) -> list[str]:
     return sorted(names)
 
 
+@lru_cache(maxsize=1 << 16)
 def bucket(name: str) -> int:
-    """The bucket a feature's numbers are kept in (stable across processes and versions)."""
+    """The bucket a feature's numbers are kept in (stable across processes and versions;
+    remembered, as the same words come back in comment after comment)."""
     digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % BUCKETS
 

@@ -212,6 +212,47 @@ def _comment_form(world: World) -> dict[str, Any]:
     }
 
 
+def _confirm_token(world: World) -> tuple[str, str]:
+    from blog.services import subscriptions
+
+    email = world.unique("reader").lower() + "@example.org"
+    with world.app.test_request_context():
+        return email, subscriptions.confirm_token(email)
+
+
+def _confirm_page(world: World, _who: str) -> Call:
+    email, token = _confirm_token(world)
+    return Call("GET", f"/comments/confirm/{token}", marker=email)
+
+
+def _confirm(world: World, _who: str) -> Call:
+    _, token = _confirm_token(world)
+    return Call("POST", f"/comments/confirm/{token}")
+
+
+def _stop_token(world: World) -> tuple[str, str]:
+    from blog.models import Comment
+    from blog.services import subscriptions
+
+    email = world.unique("reader").lower() + "@example.org"
+    post_id = world.posts["ottos"][0]
+    comment_id = add_comment(world.app, post_id, "Tell me about replies.", email=email)
+    with world.app.test_request_context():
+        db.session.get(Comment, comment_id).notify_replies = True
+        db.session.commit()
+        return email, subscriptions.unsubscribe_token(email, post_id)
+
+
+def _stop_page(world: World, _who: str) -> Call:
+    email, token = _stop_token(world)
+    return Call("GET", f"/comments/stop-replies/{token}", marker=email)
+
+
+def _stop(world: World, _who: str) -> Call:
+    _, token = _stop_token(world)
+    return Call("POST", f"/comments/stop-replies/{token}")
+
+
 def _spam_retrain(world: World, _who: str) -> Call:
     """A decision the filter has not learned yet, so a retrain changes the model."""
     from blog.services import comments as comment_service
@@ -292,6 +333,14 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
     for endpoint, paths in PUBLIC_READS.items():
         for path in paths:
             add(endpoint, "GET", Case(f"{endpoint} {path}", "read", EVERYONE, _public(path)))
+
+    # --- a commenter's mailed links: the signed token is the credential, whoever holds it
+    add(
+        "posts.confirm_email", "GET", Case("the confirmation page", "read", EVERYONE, _confirm_page)
+    )
+    add("posts.confirm_email", "POST", Case("confirm an email", "write", EVERYONE, _confirm))
+    add("posts.stop_replies", "GET", Case("the stop page", "read", EVERYONE, _stop_page))
+    add("posts.stop_replies", "POST", Case("stop reply mail", "write", EVERYONE, _stop))
 
     # --- the readers' writes and logging in and out
     # A GET never logs out (an image could): 405 for everyone, logged in or not.

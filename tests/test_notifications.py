@@ -1,8 +1,10 @@
-"""Comment emails, sent to a real SMTP server (aiosmtpd) listening on 127.0.0.1."""
+"""Comment emails, sent to a real SMTP server (aiosmtpd) listening on 127.0.0.1; and the
+double opt-in that reply mail needs (a confirmed email), which also makes a commenter known."""
 
 from __future__ import annotations
 
 import email
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from blog.extensions import db
+from blog.models import ConfirmedEmail
 from blog.moderation import CommentStatus
 from blog.services import notify
 
@@ -299,3 +302,137 @@ def test_approval_mail_links_to_the_comment_page_when_comments_are_paged(
     moderator.post("/admin/comments/action", data={"action": "approve", "ids": str(comment_id)})
     (mail,) = inbox.to("late@example.net")
     assert f"http://127.0.0.1:5000{post[1]}?cpage=2#comment-{comment_id}" in mail.body
+
+
+# --- double opt-in: a confirmed email, the reply mail it allows, the link that stops it ---
+
+
+def _link(body: str, kind: str) -> str:
+    match = re.search(rf"http://127\.0\.0\.1:5000(/comments/{kind}/[^\s]+)", body)
+    assert match, body
+    return match.group(1)
+
+
+def _ask(app, post, email="zoe@example.org", **fields):
+    return comment_id_from(
+        post_comment(
+            app.test_client(), post[1], email=email, author="Zoë", notify_replies="y", **fields
+        )
+    )
+
+
+def test_ticking_the_box_mails_a_link_once_a_day(mail_app, inbox: Inbox, post):
+    _ask(mail_app, post)
+    _ask(mail_app, post, comment="And another thought.")
+    mails = [m for m in inbox.to("zoe@example.org") if "confirm your email" in m.subject]
+    assert len(mails) == 1
+    assert "/comments/confirm/" in mails[0].body
+    with mail_app.app_context():
+        assert db.session.get(ConfirmedEmail, "zoe@example.org") is None  # not until asked
+
+
+def test_the_link_shows_a_button_and_the_button_confirms(mail_app, inbox: Inbox, post):
+    _ask(mail_app, post, email="Zoe@Example.org")
+    (mail,) = [m for m in inbox.to("zoe@example.org") if "confirm" in m.subject]
+    path = _link(mail.body, "confirm")
+    client = mail_app.test_client()
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "Confirm zoe@example.org" in page.get_data(as_text=True)
+    with mail_app.app_context():
+        assert db.session.get(ConfirmedEmail, "zoe@example.org") is None  # a GET changes nothing
+    done = client.post(path)
+    assert done.status_code == 200 and "is confirmed" in done.get_data(as_text=True)
+    with mail_app.app_context():
+        assert db.session.get(ConfirmedEmail, "zoe@example.org") is not None
+    assert client.post(path).status_code == 200  # again: still fine
+
+
+@pytest.mark.parametrize("tampered", ["x", "not-a-token", "-"])
+def test_a_bad_link_says_so(mail_app, tampered):
+    client = mail_app.test_client()
+    for kind in ("confirm", "stop-replies"):
+        response = client.post(f"/comments/{kind}/{tampered}")
+        assert response.status_code == 400
+        assert "This link is not valid" in response.get_data(as_text=True)
+
+
+def test_replies_are_mailed_to_a_confirmed_commenter_who_asked(mail_app, inbox: Inbox, post):
+    first = _ask(mail_app, post)
+    (mail,) = [m for m in inbox.to("zoe@example.org") if "confirm" in m.subject]
+    mail_app.test_client().post(_link(mail.body, "confirm"))
+    # Approved by a moderator, then answered by someone whose reply is published.
+    with mail_app.app_context():
+        from blog.models import Comment, User
+        from blog.services import comments as comment_service
+
+        admin = db.session.query(User).filter_by(username="admin").one()
+        comment_service.moderate(db.session.get(Comment, first), "approve", admin)
+    add_comment(mail_app, post[0], author="Ben", email="ben@example.org", ip="127.0.0.1")
+    reply = comment_id_from(
+        post_comment(
+            mail_app.test_client(),
+            post[1],
+            author="Ben",
+            email="ben@example.org",
+            comment="I agree with Zoë.",
+            comment_parent=first,
+        )
+    )
+    assert get_comment(mail_app, reply).status == CommentStatus.APPROVED
+    replies = [m for m in inbox.to("zoe@example.org") if "New reply" in m.subject]
+    assert len(replies) == 1
+    assert "I agree with Zoë." in replies[0].body
+    assert f"#comment-{reply}" in replies[0].body
+    # The link in it stops them, for that post.
+    stop = _link(replies[0].body, "stop-replies")
+    client = mail_app.test_client()
+    assert "Stop these emails" in client.get(stop).get_data(as_text=True)
+    assert client.post(stop).status_code == 200
+    assert get_comment(mail_app, first).notify_replies is False
+
+
+def test_no_reply_mail_without_confirmation(mail_app, inbox: Inbox, post):
+    parent = add_comment(mail_app, post[0], author="Una", email="una@example.org")
+    with mail_app.app_context():
+        from blog.models import Comment
+
+        db.session.get(Comment, parent).notify_replies = True
+        db.session.commit()
+    add_comment(mail_app, post[0], author="Ben", email="ben@example.org", ip="127.0.0.1")
+    comment_id_from(
+        post_comment(
+            mail_app.test_client(),
+            post[1],
+            author="Ben",
+            email="ben@example.org",
+            comment="A reply.",
+            comment_parent=parent,
+        )
+    )
+    assert inbox.to("una@example.org") == []
+
+
+def test_a_confirmed_email_is_trusted_as_a_returning_commenter(mail_app, post):
+    """The same email from another network and under another name: held, unless the
+    email was confirmed, which nobody typing it could have done."""
+    add_comment(mail_app, post[0], author="Zoë", email="zoe@example.org", ip="198.51.100.9")
+    held = comment_id_from(
+        post_comment(mail_app.test_client(), post[1], author="Z.", email="zoe@example.org")
+    )
+    assert get_comment(mail_app, held).status == CommentStatus.PENDING
+    with mail_app.app_context():
+        db.session.add(ConfirmedEmail(email="zoe@example.org"))
+        db.session.commit()
+    trusted = comment_id_from(
+        post_comment(
+            mail_app.test_client(),
+            post[1],
+            author="Z.",
+            email="zoe@example.org",
+            comment="Me again.",
+        )
+    )
+    stored = get_comment(mail_app, trusted)
+    assert stored.status == CommentStatus.APPROVED
+    assert stored.reasons[0] == "author has 1 approved comment (email confirmed)"

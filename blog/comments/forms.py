@@ -28,6 +28,8 @@ LABELS = {
     "comment_parent": "Reply to",
     "remember": "Save my name, email, and website in this browser for the next time I comment.",
     "notify": "Email me when my comment is approved.",
+    "notify_replies": "Email me when someone replies to my comment (you will be asked to "
+    "confirm your email first).",
     "csrf_token": "",
     "rendered": "",
 }
@@ -63,7 +65,7 @@ class CommentForm:
         for name in TEXT_FIELDS:
             sent = formdata.get(name) if formdata is not None else None
             self._fields[name] = Field(name, sent if sent is not None else values.get(name))
-        for name in ("remember", "notify"):
+        for name in ("remember", "notify", "notify_replies"):
             sent = formdata.get(name) if formdata is not None else None
             ticked = sent not in UNTICKED if sent is not None else bool(values.get(name))
             self._fields[name] = Field(name, ticked)

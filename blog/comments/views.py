@@ -195,6 +195,7 @@ def submit_comment(post: PostPage):
         ip=_client_ip(),
         user_agent=request.headers.get("User-Agent", "")[:255],
         notify_on_approval=bool(form.notify.data),
+        notify_replies=bool(form.notify_replies.data),
         seconds_to_fill=tokens.seconds_since(_stamp_of(form, post)),
     )
     user = current_user if current_user.is_authenticated else None

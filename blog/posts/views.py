@@ -12,6 +12,7 @@ from blog.models import Category, Post, PostType, Tag, User
 from blog.moderation import comments_closing_at
 from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
+from blog.services import ServiceError
 from blog.services import posts as post_service
 from blog.services.posts import PostPage
 from blog.services.settings import discussion_settings, site_settings
@@ -246,3 +247,40 @@ def archives():
     cacheable(SITE)
     months = post_service.month_archive_list(site_settings().tz, limit=1000)
     return render_template("posts/archives.html", months=months)
+
+
+# --- a commenter's email: confirmed, and reply mail stopped (blog.services.subscriptions) ---
+# The links come by mail; a GET shows a button, the POST (with its CSRF token, as every state
+# change) does it: a GET changes nothing, so a mail scanner following links confirms nothing.
+
+
+@bp.route("/comments/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    from blog.services import subscriptions
+
+    try:
+        email = subscriptions.email_of(token)
+        if request.method == "POST":
+            subscriptions.confirm(token)
+            return render_template("comments/subscription.html", done="confirmed", email=email)
+    except ServiceError as exc:
+        return render_template("comments/subscription.html", problem=exc.message), 400
+    return render_template("comments/subscription.html", ask="confirm", email=email)
+
+
+@bp.route("/comments/stop-replies/<token>", methods=["GET", "POST"])
+def stop_replies(token: str):
+    from blog.services import subscriptions
+
+    try:
+        email, post_id = subscriptions.unsubscribe_target(token)
+        if request.method == "POST":
+            subscriptions.unsubscribe(token)
+            return render_template("comments/subscription.html", done="stopped", email=email)
+    except ServiceError as exc:
+        return render_template("comments/subscription.html", problem=exc.message), 400
+    post = db.session.get(Post, post_id)
+    return render_template(
+        "comments/subscription.html", ask="stop", email=email, post_title=post.title if post else ""
+    )
+

@@ -48,7 +48,15 @@ from blog.moderation import (
 )
 from blog.pagecache.keys import COMMENTS, post_key
 from blog.sanitize import Whitelist, count_links, markup_problems, sanitize_comment
-from blog.services import Forbidden, NotFound, ServiceError, comment_html, notify, threads
+from blog.services import (
+    Forbidden,
+    NotFound,
+    ServiceError,
+    comment_html,
+    notify,
+    subscriptions,
+    threads,
+)
 from blog.services import spam as spam_service
 from blog.services.comment_html import content_hash
 from blog.services.posts import PostPage
@@ -471,6 +479,9 @@ def submit(
     )
     if announce:
         notify.comment_posted(comment)  # into the outbox, committed with the comment
+        if data.notify_replies and user is None:
+            # Replies are mailed only to a confirmed address: ask once (double opt-in).
+            subscriptions.request_confirmation(data.email, data.author)
     _commit_keeping_values()
     return comment
 

@@ -87,9 +87,10 @@ def comment_posted(comment: Comment) -> None:
                 f"{_summary(comment)}\nWhy it was held:\n{reasons}\n\n"
                 f"Approve, spam or trash it in the queue: {queue}\n",
             )
-        elif comment.status == CommentStatus.APPROVED and settings.comments_notify:
+        elif comment.status == CommentStatus.APPROVED:
+            reply_published(comment)
             author = comment.post.author
-            if author.email and comment.user_id != author.id:
+            if settings.comments_notify and author.email and comment.user_id != author.id:
                 link = _absolute(comment_path(comment, settings))
                 send(
                     [author.email],
@@ -100,12 +101,64 @@ def comment_posted(comment: Comment) -> None:
         log.exception("comment notification failed for comment %s", comment.id)
 
 
-def comment_approved(comment: Comment) -> None:
-    """With an approval (before its commit): tell a commenter who asked for it that their
-    held comment is now published."""
+def confirmation(email: str, name: str, token: str) -> bool:
+    """The double opt-in mail: a link that confirms ``email`` (``subscriptions``)."""
+    link = _absolute(url_for("posts.confirm_email", token=token))
+    return send(
+        [email],
+        f"[{_site_name()}] Please confirm your email address",
+        f"Hello {name or 'there'},\n\nsomeone, probably you, asked to be told by email about "
+        f"replies to their comments on {_site_name()}. To confirm that this address is yours, "
+        f"open this link and press the button on the page:\n\n{link}\n\n"
+        "The link works for seven days. If it was not you, ignore this mail: nothing will be "
+        "sent to you.\n",
+    )
+
+
+def reply_published(reply: Comment) -> None:
+    """With a reply that is now published (before its commit): tell the author of the
+    comment it answers, if they asked for replies and confirmed their email."""
+    from blog.services import subscriptions
     from blog.services.settings import discussion_settings
     from blog.services.threads import comment_path
 
+    if not current_app.config.get("MAIL_SERVER"):
+        return
+    try:
+        parent = reply.parent
+        if parent is None or not parent.notify_replies or not parent.email:
+            return
+        email = parent.email.strip().lower()
+        if email == (reply.email or "").strip().lower():
+            return  # answering oneself
+        own_account = parent.user is not None and (parent.user.email or "").lower() == email
+        if not own_account and not subscriptions.is_confirmed(email):
+            return
+        link = _absolute(comment_path(reply, discussion_settings()))
+        stop = _absolute(
+            url_for(
+                "posts.stop_replies",
+                token=subscriptions.unsubscribe_token(parent.email, parent.post_id),
+            )
+        )
+        send(
+            [parent.email],
+            f"[{_site_name()}] New reply to your comment on “{reply.post.title}”",
+            f"Hello {parent.author or 'there'},\n\n{reply.author or 'Someone'} replied to your "
+            f"comment on “{reply.post.title}”:\n\n{plain_text(reply.content_html, limit=2000)}"
+            f"\n\n{link}\n\nNo more mail about replies on this post: {stop}\n",
+        )
+    except Exception:  # noqa: BLE001 - a notification must never break posting
+        log.exception("reply notification failed for comment %s", reply.id)
+
+
+def comment_approved(comment: Comment) -> None:
+    """With an approval (before its commit): tell a commenter who asked for it that their
+    held comment is now published, and the author of what it answers."""
+    from blog.services.settings import discussion_settings
+    from blog.services.threads import comment_path
+
+    reply_published(comment)
     try:
         if not comment.notify_on_approval or not comment.email:
             return

@@ -19,16 +19,14 @@ import ipaddress
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import bindparam, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, or_, select
 
 from blog import spam
 from blog.extensions import db
 from blog.models import Comment, ModerationLog, SpamModel, SpamWeight, utcnow
 from blog.moderation import CommentStatus
-from blog.sqlutil import Prepared, driver_sql
+from blog.sqlutil import driver_sql
 
 #: The learner used unless told otherwise; chosen by measuring (README, "Spam filter").
 DEFAULT_KIND = "logistic"
@@ -63,16 +61,22 @@ def state() -> ModelState:
 
 
 def _weights(buckets: Iterable[int]) -> dict[int, tuple[float, float]]:
-    """The rows of ``buckets`` (and the model's own, ``spam.BIAS``), in a statement or two."""
+    """The rows of ``buckets`` (and the model's own, ``spam.BIAS``), in one statement (a
+    few for a very long comment): the same statement text every time on PostgreSQL (an
+    array), which it then keeps prepared."""
     wanted = sorted({*buckets, spam.BIAS})
     connection = db.session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     found: dict[int, tuple[float, float]] = {}
+    if connection.dialect.name == "postgresql":
+        sql = "SELECT bucket, first, second FROM spam_weights WHERE bucket = ANY(%s)"
+        for bucket, first, second in driver_sql(connection, sql, (wanted,)):
+            found[bucket] = (first, second)
+        return found
     for start in range(0, len(wanted), _IN_LIST_MAX):
         part = wanted[start : start + _IN_LIST_MAX]
         sql = (
             "SELECT bucket, first, second FROM spam_weights "  # noqa: S608 - markers only
-            f"WHERE bucket IN ({', '.join([marker] * len(part))})"
+            f"WHERE bucket IN ({', '.join(['?'] * len(part))})"
         )
         for bucket, first, second in driver_sql(connection, sql, tuple(part)):
             found[bucket] = (first, second)
@@ -88,21 +92,20 @@ def score(sample: spam.Sample) -> spam.Score | None:
     return current.learner.score(_weights(spam.bucket(n) for n in names), names)
 
 
-@cache
-def _add_statement(dialect: str) -> Prepared:
-    table = SpamWeight.__table__
-    insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
-    return Prepared(
-        insert.values(
-            bucket=bindparam("bucket"), first=bindparam("first"), second=bindparam("second")
-        ).on_conflict_do_update(
-            index_elements=[table.c.bucket],
-            set_={
-                "first": table.c.first + insert.excluded.first,
-                "second": table.c.second + insert.excluded.second,
-            },
+def _add(changes: list[tuple[int, float, float]]) -> None:
+    """Add each (bucket, first, second) to its row, creating it: one statement per 300
+    rows (a multi-row upsert, on SQLite and PostgreSQL alike), in bucket order."""
+    connection = db.session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(changes), 300):
+        part = changes[start : start + 300]
+        rows = ", ".join([f"({marker}, {marker}, {marker})"] * len(part))
+        sql = (
+            f"INSERT INTO spam_weights (bucket, first, second) VALUES {rows} "  # noqa: S608
+            "ON CONFLICT (bucket) DO UPDATE SET first = spam_weights.first + excluded.first, "
+            "second = spam_weights.second + excluded.second"
         )
-    )
+        driver_sql(connection, sql, tuple(v for row in part for v in row), fetch="rows")
 
 
 def _count(is_spam: bool, by: int = 1) -> None:
@@ -123,12 +126,17 @@ def learn(sample: spam.Sample, is_spam: bool, model: ModelState | None = None) -
     names = spam.features(sample)
     weights = _weights(spam.bucket(n) for n in names)
     changed = current.learner.update(weights, names, is_spam)
-    connection = db.session.connection()
-    add = _add_statement(connection.dialect.name)
-    for bucket in sorted(changed):  # one order: concurrent learners do not deadlock
-        first, second = changed[bucket]
-        old_first, old_second = weights.get(bucket, (0.0, 0.0))
-        add.execute(connection, bucket=bucket, first=first - old_first, second=second - old_second)
+    _add(
+        [
+            (
+                bucket,
+                first - weights.get(bucket, (0.0, 0.0))[0],
+                second - weights.get(bucket, (0.0, 0.0))[1],
+            )
+            # One order: learners at once lock rows in the same order, never deadlock.
+            for bucket, (first, second) in sorted(changed.items())
+        ]
+    )
     _count(is_spam)
 
 
