@@ -339,6 +339,17 @@ class Post(db.Model):
             return PostStatus.PUBLISHED
         return self.status
 
+    @classmethod
+    def has_effective_status(cls, status: PostStatus, now: datetime) -> Any:
+        """``effective_status == status`` in SQL: the one definition lists, tabs and counts
+        share with the badge on each row."""
+        due = and_(cls.status == PostStatus.SCHEDULED, cls.published_at <= now)
+        if status == PostStatus.PUBLISHED:
+            return or_(cls.status == PostStatus.PUBLISHED, due)
+        if status == PostStatus.SCHEDULED:
+            return and_(cls.status == PostStatus.SCHEDULED, ~due)
+        return cls.status == status
+
 
 def is_visible(status: PostStatus, published_at: datetime | None, now: datetime | None) -> bool:
     """Published, or scheduled and due (``Post.visible_clause`` in Python)."""

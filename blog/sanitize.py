@@ -107,8 +107,8 @@ AUTHOR_WHITELIST: Whitelist = MappingProxyType(
         "thead": frozenset(),
         "tbody": frozenset(),
         "tr": frozenset(),
-        "th": frozenset({"align"}),
-        "td": frozenset({"align"}),
+        "th": frozenset({"class"}),
+        "td": frozenset({"class"}),
         "div": frozenset({"class"}),
         "abbr": frozenset({"title"}),
         "figure": frozenset(),
@@ -119,8 +119,8 @@ AUTHOR_WHITELIST: Whitelist = MappingProxyType(
     }
 )
 
-_MARKDOWN_EXTENSIONS = ("fenced_code", "tables", "footnotes", "sane_lists")
-#: ``align="..."`` instead of ``style="text-align: ..."``: style attributes are never kept.
+#: ``align="..."`` instead of ``style="text-align: ..."`` (style attributes are never kept);
+#: ``_AsPeopleWrite`` then turns it into a class the stylesheet honours.
 _MARKDOWN_CONFIG = {"tables": {"use_align_attribute": True}}
 
 #: Elements whose content is never page text (or is parsed as raw text, so keeping it as text
@@ -793,6 +793,8 @@ def count_links(html_text: str) -> int:
 #: class values the Markdown extensions emit; anything else would borrow the site's styles.
 _AUTHOR_CLASSES = {
     "a": re.compile(r"footnote-(?:ref|backref)"),
+    "th": re.compile(r"align-(?:left|center|right)"),
+    "td": re.compile(r"align-(?:left|center|right)"),
     "code": re.compile(r"language-[\w+#.-]+"),
     "div": re.compile(r"footnote"),
     "span": re.compile(r"[\w-]+(?: [\w-]+)*"),
@@ -854,11 +856,103 @@ def render_wordpress_html(text: str) -> str:
     return _wordpress_cleaners.value.clean(text).strip()
 
 
+_LIST_ITEM_RE = re.compile(r"^( *)([-*+]|\d{1,9}[.)])( +|$)(.*)$")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+@dataclass
+class _OpenItem:
+    marker: int  # the column of its marker
+    text: int  # the column its text starts at: deeper lines belong to it
+    ordered: bool
+    loose: bool = False  # a blank line inside it
+
+
+class _ListIndents(markdown.preprocessors.Preprocessor):
+    """Lists as people write them today (and as CommonMark reads them), for Python-Markdown,
+    which nests only at four spaces and runs a numbered list on after a bullet list.
+
+    An item nests under the one above when it is indented to that item's text (two spaces
+    under "- ", three under "1. "), and its lines are re-indented by four spaces a level;
+    a list of the other kind right after a list starts a new list, and an item after a
+    paragraph of a loose item starts a new item (a blank line is put in between). Fenced
+    code, and everything outside lists, is left as it is. (Fenced code inside a list item
+    is what Python-Markdown cannot do; indented code there works.)
+    """
+
+    def run(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        stack: list[_OpenItem] = []
+        fence = ""
+        blank_before = True
+        for line in lines:
+            if fence:
+                out.append(line)
+                if line.strip().startswith(fence):
+                    fence = ""
+                continue
+            if not line.strip():
+                out.append(line)
+                blank_before = True
+                if stack:
+                    stack[-1].loose = True
+                continue
+            indent = len(line) - len(line.lstrip(" "))
+            item = _LIST_ITEM_RE.match(line)
+            if item is not None and (stack or indent < 4):
+                column = len(item.group(1))
+                sibling = None
+                while stack and column < stack[-1].text:  # not inside the item above
+                    closed = stack.pop()
+                    if column >= closed.marker:
+                        sibling = closed
+                        break
+                marker, gap, text = item.group(2), item.group(3), item.group(4)
+                ordered = marker[0].isdigit()
+                if sibling and not blank_before and (sibling.ordered != ordered or sibling.loose):
+                    out.append("")
+                depth = len(stack)
+                stack.append(_OpenItem(column, column + len(marker) + max(len(gap), 1), ordered))
+                out.append((" " * (4 * depth) + f"{marker} {text}").rstrip())
+                blank_before = False
+                continue
+            holders = [entry for entry in stack if indent >= entry.text]
+            if holders:
+                # A line of an item's text, under the innermost item it is indented to.
+                line = " " * (4 * len(holders)) + line[holders[-1].text :]
+            elif stack and blank_before:
+                stack.clear()  # a paragraph after the list: the list has ended
+            opening = _FENCE_RE.match(line)
+            if opening:
+                fence = opening.group(1)
+            out.append(line)
+            blank_before = False
+        return out
+
+
+class _AlignAsClass(markdown.treeprocessors.Treeprocessor):
+    """A table column's alignment as ``class="align-center"`` (``align`` is obsolete HTML,
+    and the stylesheet would override it)."""
+
+    def run(self, root: Any) -> None:
+        for cell in (*root.iter("th"), *root.iter("td")):
+            align = cell.attrib.pop("align", None)
+            if align in ("left", "center", "right"):
+                cell.set("class", f"align-{align}")
+
+
+class _AsPeopleWrite(markdown.Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's name
+        md.preprocessors.register(_ListIndents(md), "list_indents", 35)
+        md.treeprocessors.register(_AlignAsClass(md), "align_as_class", 5)
+
+
 def render_markdown(text: str) -> str:
     """A post's Markdown -> safe HTML. Raw HTML in the Markdown goes through the same cleaner."""
     # A Markdown instance keeps per-document state (footnotes): a fresh one is ~0.1 ms.
     converter = markdown.Markdown(
-        extensions=list(_MARKDOWN_EXTENSIONS), extension_configs=_MARKDOWN_CONFIG
+        extensions=["fenced_code", "tables", "footnotes", "sane_lists", _AsPeopleWrite()],
+        extension_configs=_MARKDOWN_CONFIG,
     )
     return _author_cleaners.value.clean(converter.convert(text))
 

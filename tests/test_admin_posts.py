@@ -569,3 +569,30 @@ def test_automatic_excerpt_follows_the_body_and_a_typed_one_stays(
     )
     with app.app_context():
         assert db.session.get(Post, post_id).excerpt == "My own words."
+
+
+def test_a_scheduled_post_that_went_live_counts_as_published(
+    app: Flask, admin_client: FlaskClient
+) -> None:
+    """One definition for the dashboard, the tabs' counts, the tabs' lists and the badges:
+    a scheduled post whose time has come is published."""
+    due_id, _ = create_post(app, "admin", title="Went live", action="draft")
+    create_post(app, "admin", title="Still ahead", action="draft")
+    create_post(app, "admin", title="Plainly out")
+    with app.app_context():
+        for title, when in (("Went live", -1), ("Still ahead", +1)):
+            post = db.session.scalar(select(Post).where(Post.title == title))
+            post.status = PostStatus.SCHEDULED
+            post.published_at = datetime.now(UTC) + timedelta(hours=when)
+        db.session.commit()
+    dashboard = admin_client.get("/admin/").get_data(as_text=True)
+    assert re.search(r"<strong>2</strong> published", dashboard)
+    assert re.search(r"<strong>1</strong> scheduled", dashboard)
+    listing = admin_client.get("/admin/posts").get_data(as_text=True)
+    assert "Published (2)" in listing and "Scheduled (1)" in listing
+    published = admin_client.get("/admin/posts?status=published").get_data(as_text=True)
+    assert "Went live" in published and "Plainly out" in published
+    assert "Still ahead" not in published
+    scheduled = admin_client.get("/admin/posts?status=scheduled").get_data(as_text=True)
+    assert "Still ahead" in scheduled and "Went live" not in scheduled
+    assert _post(app, due_id).status == PostStatus.SCHEDULED  # stored as it was

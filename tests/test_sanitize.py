@@ -638,7 +638,7 @@ def test_markdown_features_render() -> None:
     assert "<h1>Title</h1>" in output
     assert "<em>em</em>" in output and "<strong>strong</strong>" in output
     assert '<pre><code class="language-python">print(&quot;hi&quot;)' in output
-    assert '<th align="left">a</th>' in output and '<td align="right">2</td>' in output
+    assert '<th class="align-left">a</th>' in output and '<td class="align-right">2</td>' in output
     assert "<ul>" in output and '<ol start="3">' in output
     assert '<img alt="cat" src="https://example.com/cat.png" title="Cat">' in output
     assert '<a href="/about">about</a>' in output and '<a href="#top">top</a>' in output

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, false, func, literal, select, union_all
+from sqlalchemy import Select, and_, bindparam, false, func, literal, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from blog.extensions import db
@@ -674,7 +674,7 @@ def admin_posts(
     if not user.can(Permission.EDIT_OTHERS):
         query = query.where(Post.author_id == user.id)
     if status:
-        query = query.where(Post.status == PostStatus(status))
+        query = query.where(Post.has_effective_status(PostStatus(status), utcnow()))
     else:
         query = query.where(Post.status != PostStatus.TRASH)
     if post_type:
@@ -683,11 +683,15 @@ def admin_posts(
 
 
 def admin_status_counts(user: User) -> dict[str, int]:
-    query = select(Post.status, func.count()).group_by(Post.status)
+    """Posts per status as readers see them (a scheduled post that is due is published):
+    the same definition as the rows' badges and the tabs' lists."""
+    due = and_(Post.status == PostStatus.SCHEDULED, Post.published_at <= utcnow())
+    query = select(Post.status, due, func.count()).group_by(Post.status, due)
     if not user.can(Permission.EDIT_OTHERS):
         query = query.where(Post.author_id == user.id)
     counts = {s.value: 0 for s in PostStatus}
-    for status, count in db.session.execute(query):
-        counts[PostStatus(status).value] = count
+    for status, is_due, count in db.session.execute(query):
+        effective = PostStatus.PUBLISHED if is_due else PostStatus(status)
+        counts[effective.value] += count
     counts["all"] = sum(v for k, v in counts.items() if k != "trash")
     return counts
