@@ -23,14 +23,14 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p instance
 	$(FLASK) db upgrade
-	$(FLASK) bootstrap
+	$(FLASK) bootstrap --url http://$(HOST):$(PORT)
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - \
 		--access-logformat '%(t)s %(h)s "%(r)s" %(s)s %(b)sB %(M)sms id=%({x-request-id}o)s' app:app
 
 dev: $(STAMP)
 	mkdir -p instance
 	$(FLASK) db upgrade
-	$(FLASK) bootstrap
+	$(FLASK) bootstrap --url http://$(HOST):$(PORT)
 	BLOG_CONFIG=development $(FLASK) run --debug --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

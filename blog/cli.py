@@ -7,6 +7,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import Flask, current_app
@@ -388,7 +389,12 @@ def register(app: Flask) -> None:
         click.echo(f"Restored {source}. Run 'db upgrade' if the backup is from an older version.")
 
     @app.cli.command("bootstrap")
-    def bootstrap() -> None:
+    @click.option(
+        "--url",
+        default=None,
+        help="Where the blog is served (make run passes its HOST and PORT); default SITE_URL.",
+    )
+    def bootstrap(url: str | None) -> None:
         """First run: an admin with a random password (printed once) and a welcome post."""
         if db.session.scalar(select(func.count()).select_from(User)):
             click.echo("The blog already has users; nothing to do.")
@@ -406,7 +412,7 @@ def register(app: Flask) -> None:
             action="publish",
         )
         click.echo("=" * 64)
-        click.echo("  Your blog is ready. Log in at http://127.0.0.1:5000/login")
+        click.echo(f"  Your blog is ready. Log in at {_login_url(url or app.config['SITE_URL'])}")
         click.echo("    username: admin")
         click.echo(f"    password: {password}")
         click.echo("  This password is shown only now: note it, or change it with")
@@ -487,3 +493,16 @@ def register(app: Flask) -> None:
         if found is None:
             raise click.ClickException(f"No user {name!r}.")
         return found
+
+
+def _login_url(base: str) -> str:
+    """The login page under ``base``; a server listening on every address (0.0.0.0, ::) is
+    reached on this machine at 127.0.0.1."""
+    parts = urlsplit(base.strip())
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - an address to listen on, not to visit
+        host = "127.0.0.1"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme or "http", netloc, parts.path.rstrip("/") + "/login", "", ""))

@@ -294,6 +294,9 @@ class Post(db.Model):
     )
     body_html: Mapped[str] = mapped_column(Text, default="")  # rendered and cleaned on save
     excerpt: Mapped[str] = mapped_column(Text, default="")
+    # The excerpt is the whole post (a short post of paragraphs): lists show the post itself,
+    # with no "Continue reading" that leads nowhere new.
+    excerpt_is_whole: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), default=PostStatus.DRAFT
     )

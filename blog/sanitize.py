@@ -992,6 +992,46 @@ class _TextReader:
                     parts.append(" ")  # block boundaries separate words
         return " ".join("".join(parts).split())
 
+    def prose(self, html_text: str, skip: frozenset[str]) -> tuple[list[str], bool]:
+        """The text of each paragraph of ``html_text`` (at the top, or in a top-level
+        quote), in order, and whether anything else holds words (a heading, a list, code).
+        Elements named in ``skip`` are left out of paragraphs, as in ``text``."""
+        paragraphs: list[str] = []
+        other = False
+        open_tags: list[str] = []
+        current: list[str] | None = None
+        skipping = 0
+        for token in self.walker(self.parser.parseFragment(html_text)):
+            kind = token["type"]
+            if skipping:
+                skipping += {"StartTag": 1, "EndTag": -1}.get(kind, 0)
+                continue
+            if kind == "StartTag":
+                name = token["name"]
+                if name in DROPPED_WITH_CONTENT or _skipped(name, token["data"], skip):
+                    skipping = 1
+                    other = other or name != "a"  # a footnote's mark is not; its note is
+                    continue
+                if name == "p" and (not open_tags or open_tags == ["blockquote"]):
+                    current = []
+                open_tags.append(name)
+            elif kind == "EndTag":
+                if open_tags:
+                    open_tags.pop()
+                if token["name"] == "p" and current is not None and len(open_tags) <= 1:
+                    text = " ".join("".join(current).split())
+                    if text:
+                        paragraphs.append(text)
+                    current = None
+            elif kind == "EmptyTag" and token["name"] == "br" and current is not None:
+                current.append(" ")
+            elif kind in ("Characters", "SpaceCharacters"):
+                if current is not None:
+                    current.append(token["data"])
+                elif token["data"].strip():
+                    other = True  # words outside any paragraph: a heading, a list item
+        return paragraphs, other
+
 
 def _skipped(name: str, attributes: dict[Any, str], skip: frozenset[str]) -> bool:
     if name in skip:
@@ -1017,9 +1057,35 @@ _NOT_IN_SUMMARY = frozenset({"pre", "table", "a.footnote-ref", "div.footnote", "
 
 
 def summary(html_text: str, limit: int) -> str:
-    """A post's automatic excerpt: its prose, without code, tables or footnotes."""
-    text = _text_readers.value.text(html_text, _NOT_IN_SUMMARY) if html_text else ""
-    return _shorten(text, limit)
+    """A post's automatic excerpt (``excerpt``'s text)."""
+    return excerpt(html_text, limit)[0]
+
+
+def excerpt(html_text: str, limit: int) -> tuple[str, bool]:
+    """A post's automatic excerpt, read as prose: its first paragraphs, whole, as many as
+    fit in ``limit`` characters (the first one cut at a word when it alone is longer);
+    headings, lists, code, tables and footnotes left out. With it, whether it is the whole
+    post (every word of it in paragraphs, all of them in), so a list can show the post
+    itself instead of an excerpt and a "Continue reading" that leads nowhere new.
+
+    A post with no paragraph at all (a list, say) is summed up by its text, as before."""
+    if not html_text:
+        return "", True
+    paragraphs, other = _text_readers.value.prose(html_text, _NOT_IN_SUMMARY)
+    if not paragraphs:
+        text = _text_readers.value.text(html_text, _NOT_IN_SUMMARY)
+        return _shorten(text, limit), False
+    taken: list[str] = []
+    for paragraph in paragraphs:
+        joined = " ".join([*taken, paragraph])
+        if len(joined) <= limit:
+            taken.append(paragraph)
+            continue
+        if not taken:
+            return _shorten(paragraph, limit), False
+        break
+    text = " ".join(taken)
+    return text, len(taken) == len(paragraphs) and not other
 
 
 def _shorten(text: str, limit: int | None) -> str:

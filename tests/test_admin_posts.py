@@ -210,7 +210,7 @@ def test_publish_renders_markdown_on_save(app: Flask, admin_client: FlaskClient)
     assert post.body == body  # the Markdown as typed is kept for the next edit
     assert '<code class="language-python">' in post.body_html
     assert "<table>" in post.body_html
-    assert '<td align="right">2</td>' in post.body_html
+    assert '<td class="align-right">2</td>' in post.body_html
     assert 'class="footnote"' in post.body_html
     assert 'href="#fn:1"' in post.body_html
     assert post.excerpt.startswith("Intro with a note")
@@ -596,3 +596,12 @@ def test_a_scheduled_post_that_went_live_counts_as_published(
     scheduled = admin_client.get("/admin/posts?status=scheduled").get_data(as_text=True)
     assert "Still ahead" in scheduled and "Went live" not in scheduled
     assert _post(app, due_id).status == PostStatus.SCHEDULED  # stored as it was
+
+
+def test_editing_a_post_shows_its_preview_at_once(app: Flask, admin_client: FlaskClient) -> None:
+    post_id, _ = create_post(app, "admin", title="Shown", body="Some **bold** words.")
+    page = admin_client.get(f"/admin/posts/{post_id}/edit").get_data(as_text=True)
+    preview = page.split('id="preview">', 1)[1].split("</div>", 1)[0]
+    assert "<strong>bold</strong>" in preview
+    new = admin_client.get("/admin/posts/new").get_data(as_text=True)
+    assert "Press “Preview”" in new.split('id="preview">', 1)[1]

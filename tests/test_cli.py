@@ -272,3 +272,21 @@ def test_bootstrap_leaves_an_existing_blog_alone(app: Flask, runner: FlaskCliRun
     assert "nothing to do" in result.output
     assert (_count(app, User), _count(app, Post)) == (1, 0)
     assert _user(app, "admin") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (None, "http://127.0.0.1:5000/login"),  # SITE_URL
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/login"),
+        ("http://0.0.0.0:9000", "http://127.0.0.1:9000/login"),
+        ("http://blog.example:8000", "http://blog.example:8000/login"),
+    ],
+)
+def test_the_first_run_banner_names_where_the_blog_is_served(
+    app: Flask, runner: FlaskCliRunner, url, shown
+) -> None:
+    """make run passes its HOST and PORT: the banner says where to log in."""
+    result = runner.invoke(args=["bootstrap", *(["--url", url] if url else [])])
+    assert result.exit_code == 0, result.output
+    assert f"Log in at {shown}\n" in result.output

@@ -215,7 +215,7 @@ def test_list_shows_excerpt_and_meta(app: Flask, client: FlaskClient, author: st
         app,
         author,
         "With meta",
-        "First **words** of a long post.",
+        "First **words** of a long post.\n\n- and a list, so the excerpt is not all of it",
         published_at=_at(7),
         tags=["Flask"],
         categories=["Code"],
@@ -538,3 +538,46 @@ def test_sticky_posts_come_first_on_the_front_page_only(app, client, admin):
     assert [t in first for t in ("Old but pinned", "Newest", "Newer")] == [True, True, True]
     second = client.get("/page/2/").get_data(as_text=True)
     assert "Old but pinned" in second and 'class="sticky-label"' not in second
+
+
+def test_a_post_shown_whole_on_the_front_page_has_no_continue_reading(app, client, admin):
+    create_post(app, admin, title="Short note", body="Just *two* lines.\n\nThat is all.")
+    create_post(
+        app,
+        admin,
+        title="Long essay",
+        body="## A heading\n\nThe opening paragraph. " + "More words here. " * 30 + "\n\n- a\n- b",
+    )
+    body = client.get("/").get_data(as_text=True)
+    short = body.split("Short note", 1)[1].split("</article>", 1)[0]
+    assert "Continue reading" not in short
+    assert "<em>two</em>" in short and "That is all." in short  # the post itself
+    long = body.split("Long essay", 1)[1].split("</article>", 1)[0]
+    assert "Continue reading" in long
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt", "whole"),
+    [
+        ("One paragraph.", "One paragraph.", True),
+        ("# Heading\n\nFirst.\n\nSecond.", "First. Second.", False),
+        ("First.\n\n- item\n- item\n\n```\ncode()\n```", "First.", False),
+        ("- only\n- a list", "only a list", False),
+        ("First[^1].\n\n[^1]: A note.", "First.", False),
+        ("> A quote.\n\nAfter it.", "A quote. After it.", True),
+    ],
+)
+def test_automatic_excerpts_read_as_prose(app, admin, body, excerpt, whole):
+    """The first paragraph(s), not a run-on of headings, list items and code."""
+    post_id, _ = create_post(app, admin, body=body)
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        assert (post.excerpt, post.excerpt_is_whole) == (excerpt, whole)
+
+
+def test_a_long_first_paragraph_is_cut_at_a_word(app, admin):
+    post_id, _ = create_post(app, admin, body="word " * 100 + "\n\nSecond paragraph.")
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        assert post.excerpt.endswith("…") and len(post.excerpt) <= 300
+        assert "Second" not in post.excerpt and not post.excerpt_is_whole

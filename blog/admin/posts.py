@@ -110,7 +110,9 @@ def _editor(post: Post | None):
     if request.method == "GET":
         if post is not None:
             _fill_form(form, post)
-        return render_template("admin/edit.html", form=form, post=post, preview=None)
+        # An existing post's preview is its stored HTML (what readers see) from the start.
+        preview = post.body_html if post is not None else None
+        return render_template("admin/edit.html", form=form, post=post, preview=preview)
     action = request.form.get("action", "draft")
     if action == "preview" or not form.validate_on_submit():
         # Nothing saved: the page comes back with what was typed and the preview.

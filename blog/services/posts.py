@@ -32,7 +32,7 @@ from blog.models import (
     post_tags,
     utcnow,
 )
-from blog.sanitize import render_markdown, render_wordpress_html, summary
+from blog.sanitize import excerpt, render_markdown, render_wordpress_html, summary
 from blog.services import Forbidden, ServiceError
 from blog.sqlutil import Prepared
 from blog.text import bad_characters, like_pattern
@@ -214,6 +214,16 @@ def automatic_excerpt(body_html: str) -> str:
     return summary(body_html, limit=EXCERPT_WORDS_CHARS)
 
 
+def set_excerpt(post: Post, typed: str) -> None:
+    """The excerpt the author typed, else the automatic one; and whether it is the whole
+    post (only an automatic one can be)."""
+    typed = typed.strip()
+    if typed:
+        post.excerpt, post.excerpt_is_whole = typed, False
+    else:
+        post.excerpt, post.excerpt_is_whole = excerpt(post.body_html, EXCERPT_WORDS_CHARS)
+
+
 _renderers: dict[float, TimeBox] = {}
 
 
@@ -262,7 +272,7 @@ def _apply(post: Post, data: PostInput) -> None:
     post.title = data.title.strip()
     post.body = data.body
     post.body_html = render_body(data.body, post.body_format or BodyFormat.MARKDOWN)
-    post.excerpt = data.excerpt.strip() or automatic_excerpt(post.body_html)
+    set_excerpt(post, data.excerpt)
     post.type = data.type
     wanted = data.slug.strip() or (post.slug if post.id else post.title)
     new_slug = (

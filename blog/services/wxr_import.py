@@ -423,7 +423,7 @@ class _Importer:
             body=body,
             body_format=body_format,
             body_html=body_html,
-            excerpt=record.excerpt.strip() or post_service.automatic_excerpt(body_html),
+
             status=status,
             author=author,
             created_at=written_at or datetime.now(UTC),
@@ -437,6 +437,7 @@ class _Importer:
                 record.meta.get("_wp_trash_meta_status", ""), PostStatus.DRAFT
             )
             post.status_before_trash = before if before != PostStatus.TRASH else PostStatus.DRAFT
+        post_service.set_excerpt(post, record.excerpt)
         for term in record.terms:
             if term.taxonomy not in ("category", "post_tag"):
                 continue
