@@ -199,11 +199,15 @@ def test_identical_passwords_get_different_hashes(app: Flask) -> None:
 
 
 def test_logout_is_post_only(app: Flask, client: FlaskClient) -> None:
+    """A GET (a link, an image) shows the button; only the POST logs out."""
+    assert client.get("/logout").headers["Location"].endswith("/login")  # not logged in
     create_user(app, "alice", "author")
     login(client, "alice")
     response = client.get("/logout")
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "POST"
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "logged in as <strong>alice</strong>" in body
+    assert re.search(r'<form method="post" action="/logout">', body)
     assert _logged_in(client)
     response = client.post("/logout")
     assert response.status_code == 302
@@ -308,3 +312,12 @@ def test_raising_the_hash_cost_rehashes_at_next_login(app: Flask, client: FlaskC
         after = db.session.scalar(select(User.password_hash).where(User.username == "alice"))
     assert after is not None and ",t=2," in after
     assert login(app.test_client(), "alice").status_code == 302
+
+
+def test_a_first_login_is_welcomed_and_a_later_one_welcomed_back(app: Flask, client: FlaskClient):
+    create_user(app, "mo", "moderator")
+    first = login(client, "mo")
+    assert "Welcome, mo." in client.get(first.headers["Location"]).get_data(as_text=True)
+    client.post("/logout")
+    again = login(client, "mo")
+    assert "Welcome back, mo." in client.get(again.headers["Location"]).get_data(as_text=True)

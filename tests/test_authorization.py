@@ -343,8 +343,15 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
     add("posts.stop_replies", "POST", Case("stop reply mail", "write", EVERYONE, _stop))
 
     # --- the readers' writes and logging in and out
-    # A GET never logs out (an image could): 405 for everyone, logged in or not.
-    add("auth.logout_get", "GET", Case("GET /logout", "read", frozenset(), _public("/logout")))
+    # A GET never logs out (an image could): a page with the button for whoever is logged
+    # in (the write test of POST /logout shows the button does it), the login page else.
+    add(
+        "auth.logout_get",
+        "GET",
+        Case(
+            "GET /logout", "read", LOGGED_IN, lambda w, _: Call("GET", "/logout", marker="Log out")
+        ),
+    )
     add(
         "posts.comment_on_post",
         "POST",

@@ -1097,3 +1097,18 @@ def test_the_reader_s_address_behind_a_trusted_proxy(
     client = app.test_client()
     response = client.post(post[1], data=comment_data(), headers={"X-Forwarded-For": "203.0.113.9"})
     assert get_comment(app, comment_id_from(response)).ip == stored_ip
+
+
+@pytest.mark.parametrize(
+    ("role", "offered"), [("admin", False), ("subscriber", True), (None, True)]
+)
+def test_the_approval_mail_is_offered_only_to_whoever_must_wait(app, admin, role, offered):
+    """A moderator's comment publishes at once: no 'Email me when it is approved'."""
+    _, path = create_post(app, admin, title="Offers")
+    client = app.test_client()
+    if role is not None:
+        create_user(app, f"u-{role}", role)
+        login(client, f"u-{role}")
+    body = client.get(path).get_data(as_text=True)
+    assert ('name="notify"' in body) is offered
+    assert 'name="notify_replies"' in body

@@ -1,7 +1,6 @@
 from urllib.parse import urlsplit
 
 from flask import (
-    abort,
     current_app,
     flash,
     make_response,
@@ -60,9 +59,10 @@ def login():
             throttle.succeeded(address, username)
             # A fresh session on login: nothing from before (a planted session) carries over.
             session.clear()
+            first_time = user.last_login_at is None
             start_session(user, (request.remote_addr or ""), request.headers.get("User-Agent", ""))
             login_user(user, remember=bool(form.remember.data))
-            flash(f"Welcome back, {user.name}.", "success")
+            flash(f"Welcome{'' if first_time else ' back'}, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("admin.dashboard"))
         status = 401
     else:
@@ -72,8 +72,11 @@ def login():
 
 @bp.get("/logout")
 def logout_get():
-    """A GET never logs out (an image or a link could): 405, not the page catch-all's 308."""
-    abort(405, valid_methods=["POST"])
+    """A GET never logs out (an image or a link could): it shows a page with the button
+    that does; someone not logged in is sent to the login page."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html")
 
 
 @bp.post("/logout")

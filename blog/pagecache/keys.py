@@ -48,7 +48,9 @@ INVISIBLE_TABLES = frozenset(
 #: keys itself; a statement touching only these needs no key of its own.
 POST_COUNTERS = frozenset({"comment_count", "pending_count", "spam_count", "trash_count"})
 #: Columns of ``users`` a page never shows (logins, passwords, roles).
-USER_PRIVATE = frozenset({"email", "role", "password_hash", "active", "created_at"})
+USER_PRIVATE = frozenset(
+    {"email", "role", "password_hash", "active", "created_at", "last_login_at"}
+)
 
 
 def post_key(post_id: int) -> str:

@@ -61,6 +61,7 @@ def start_session(user: User, ip: str = "", user_agent: str = "") -> None:
     db.session.add(
         UserSession(user=user, token_hash=_digest(token), ip=ip[:45], user_agent=user_agent[:255])
     )
+    user.last_login_at = utcnow()
     db.session.commit()
     user.session_token = token
 
