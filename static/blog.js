@@ -260,8 +260,73 @@
       }
       updateCounts(payload.counts);
       announce(payload.message || "Done.");
-      if (payload.changed > 0) removeRow(row);
+      if (payload.changed > 0 && form.dataset.action !== "delete" && row.dataset.undoUrl) {
+        leaveUndo(row, payload.done || "moved");
+      } else if (payload.changed > 0) removeRow(row);
       else row.classList.add("is-skipped");
+    }
+
+    // A moved comment leaves a one-line note where it was, with Undo, which puts the row
+    // back as it was. The note is a row too, so j/k still walk over it.
+    function leaveUndo(row, done) {
+      const note = document.createElement("li");
+      note.className = "queue-item moved";
+      note.tabIndex = -1;
+      note.dataset.commentId = row.dataset.commentId;
+      const text = document.createElement("p");
+      text.className = "moved-note";
+      const who = document.createElement("strong");
+      who.textContent = row.dataset.author || "Anonymous";
+      const undo = document.createElement("button");
+      undo.type = "button";
+      undo.className = "link-button action-undo";
+      undo.textContent = "Undo";
+      text.append("Comment by ", who, ` ${done}. `, undo);
+      note.append(text);
+      const token = row.querySelector('input[name="csrf_token"]');
+      undo.addEventListener("click", async () => {
+        if (note.getAttribute("aria-busy") === "true") return;
+        note.setAttribute("aria-busy", "true");
+        const data = new FormData();
+        if (token) data.set("csrf_token", token.value);
+        let payload = null;
+        try {
+          const response = await fetch(row.dataset.undoUrl, {
+            method: "POST",
+            body: data,
+            credentials: "same-origin",
+            headers: { Accept: "application/json" },
+          });
+          payload = await response.json();
+          if (!response.ok) throw new Error(payload?.error?.message || "Undo failed.");
+        } catch (error) {
+          note.removeAttribute("aria-busy");
+          announce(error.message || "Undo failed; reload the page and try again.", true);
+          return;
+        }
+        row.classList.remove("is-current");
+        note.replaceWith(row);
+        updateCounts(payload.counts);
+        announce(payload.message);
+        setCurrent(row);
+      });
+      const wasCurrent = row === current || row.contains(document.activeElement);
+      row.replaceWith(note);
+      if (wasCurrent) {
+        current = null;
+        setCurrent(note);
+      }
+    }
+
+    // "Select all on this page", once there is JavaScript to do it.
+    const selectAll = document.getElementById("select-all");
+    if (selectAll) {
+      selectAll.closest("label").hidden = false;
+      selectAll.addEventListener("change", () => {
+        for (const box of queue.querySelectorAll('.queue-select input[type="checkbox"]')) {
+          box.checked = selectAll.checked;
+        }
+      });
     }
 
     function rowForm(row, ...actions) {

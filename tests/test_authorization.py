@@ -542,6 +542,16 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
         ),
     )
     add(
+        "admin.comments_undo",
+        "POST",
+        Case(
+            "undo approvals in bulk",
+            "write",
+            MODERATES_OTTOS,
+            lambda w, _: _form_post("/admin/comments/undo", ids=w.moved_on_ottos()),
+        ),
+    )
+    add(
         "admin.comment_edit",
         "GET",
         Case("a held comment in the editor", "read", MODERATES_OTTOS, _edit_comment_form),

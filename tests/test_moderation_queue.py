@@ -217,7 +217,13 @@ def mixed(app: Flask, post) -> dict[str, list[int]]:
 def test_tabs_show_counts(admin_client: FlaskClient, mixed) -> None:
     root = page(admin_client.get("/admin/comments"))
     counts = {span.get("data-count"): text(span) for span in with_class(root, "count")}
-    assert counts == {"pending": "(3)", "approved": "(2)", "spam": "(1)", "trash": "(0)"}
+    assert counts == {
+        "pending": "(3)",
+        "approved": "(2)",
+        "spam": "(1)",
+        "trash": "(0)",
+        "all": "(6)",
+    }
     tabs = next(with_class(root, "tabs"))
     current = [a for a in tabs.iter("a") if a.get("aria-current") == "page"]
     assert [text(a) for a in current] == ["Pending (3)"]
@@ -419,13 +425,14 @@ def test_flash_message_after_an_action(app: Flask, admin_client: FlaskClient, po
         "/admin/comments/action",
         data={"action": "approve", "ids": [str(comment_id)], "next": "/admin/comments?status=spam"},
     )
-    assert response.headers["Location"] == "/admin/comments?status=spam"
+    # Back where the action came from, naming the comment moved so that page can offer Undo.
+    assert response.headers["Location"] == f"/admin/comments?status=spam&moved={comment_id}"
     assert "1 comment approved." in text(page(admin_client.get(response.headers["Location"])))
     evil = admin_client.post(
         "/admin/comments/action",
         data={"action": "trash", "ids": [str(comment_id)], "next": "https://evil.example/"},
     )
-    assert evil.headers["Location"] == "/admin/comments"
+    assert evil.headers["Location"] == f"/admin/comments?moved={comment_id}"
 
 
 def test_delete_permanently_is_for_admins(app: Flask, admin_client: FlaskClient, post) -> None:
@@ -568,12 +575,12 @@ def test_the_undo_button_shows_only_where_there_is_something_to_undo(
     moved = add_comment(app, post[0], status=PENDING, content="Approved by hand.")
     act(admin_client, "approve", moved)
     pending_tab = admin_client.get("/admin/comments?status=pending").get_data(as_text=True)
-    assert f"/admin/comments/{fresh}/undo" not in pending_tab
+    assert f'action="/admin/comments/{fresh}/undo"' not in pending_tab
     approved_tab = admin_client.get("/admin/comments?status=approved").get_data(as_text=True)
-    assert f"/admin/comments/{moved}/undo" in approved_tab
+    assert f'action="/admin/comments/{moved}/undo"' in approved_tab
     admin_client.post(f"/admin/comments/{moved}/undo")
     pending_tab = admin_client.get("/admin/comments?status=pending").get_data(as_text=True)
-    assert f"/admin/comments/{moved}/undo" not in pending_tab
+    assert f'action="/admin/comments/{moved}/undo"' not in pending_tab
 
 
 # --- who may do what --------------------------------------------------------------------
@@ -736,3 +743,148 @@ def test_approve_then_public(app: Flask, admin_client: FlaskClient, post) -> Non
     assert by_id(page(reader.get(post[1])), f"comment-{comment_id}") is not None
     act(admin_client, "unapprove", comment_id)
     assert by_id(page(reader.get(post[1])), f"comment-{comment_id}") is None
+
+
+# --- the All tab, and Undo where a comment was ------------------------------------------
+
+
+def test_the_all_tab_lists_every_status_with_its_own_actions(
+    app: Flask, admin_client: FlaskClient, mixed
+) -> None:
+    response = admin_client.get("/admin/comments?status=all")
+    everything = [i for ids in mixed.values() for i in ids]
+    assert sorted(queue_ids(response)) == sorted(everything)
+    root = page(response)
+    for status, ids in mixed.items():
+        for comment_id in ids:
+            row = by_id(root, f"comment-{comment_id}")
+            assert text(next(with_class(row, "status-badge"))) == status
+            buttons = {b.get("value") for b in row.iter("button") if b.get("name") == "action"}
+            expected = {
+                "pending": {"approve", "spam", "trash"},
+                "approved": {"unapprove", "spam", "trash"},
+                "spam": {"unspam", "trash", "delete"},  # delete: an admin's
+            }[status]
+            assert buttons == expected, (status, buttons)
+    # In bulk, each ticked comment gets what applies to it; the others are skipped.
+    response = act(admin_client, "trash", *mixed["pending"], *mixed["spam"])
+    assert response.status_code == 303
+    response = act(admin_client, "restore", *everything)
+    follow = text(page(admin_client.get(response.headers["Location"])))
+    assert "4 comments restored. 2 skipped" in follow
+
+
+def test_moved_comments_stay_on_the_page_with_undo(
+    app: Flask, admin_client: FlaskClient, mixed
+) -> None:
+    held = mixed["pending"]
+    before = queue_ids(admin_client.get("/admin/comments"))
+    response = admin_client.post(
+        "/admin/comments/action",
+        data={"action": "spam", "ids": [str(i) for i in held[:2]], "next": "/admin/comments"},
+    )
+    location = response.headers["Location"]
+    assert location == f"/admin/comments?moved={held[0]}%2C{held[1]}"
+    root = page(admin_client.get(location))
+    # Where they were, in the same order, each as a note with its Undo.
+    assert queue_ids(admin_client.get(location)) == before
+    for comment_id in held[:2]:
+        row = by_id(root, f"comment-{comment_id}")
+        assert "moved" in row.get("class").split()
+        assert text(row) == f"Comment by {get_comment(app, comment_id).author} marked as spam. Undo"
+        forms = [f for f in row.iter("form")]
+        assert [f.get("action") for f in forms] == [f"/admin/comments/{comment_id}/undo"]
+    untouched = by_id(root, f"comment-{held[2]}")
+    assert "moved" not in untouched.get("class").split()
+    # "Undo all 2" puts both back.
+    undo_all = next(with_class(root, "undo-all"))
+    assert sorted(
+        int(i.get("value")) for i in undo_all.iter("input") if i.get("name") == "ids"
+    ) == sorted(held[:2])
+    assert "Undo all 2" in text(undo_all)
+    undone = admin_client.post(
+        "/admin/comments/undo", data={"ids": [str(i) for i in held[:2]], "next": location}
+    )
+    assert undone.headers["Location"] == "/admin/comments"
+    assert {get_comment(app, i).status for i in held} == {PENDING}
+    assert "Undone: 2 comments back where they were." in text(
+        page(admin_client.get("/admin/comments"))
+    )
+    # A second undo finds nothing left to undo, and says so.
+    again = admin_client.post("/admin/comments/undo", data={"ids": [str(held[0])]})
+    assert "could not be" in text(page(admin_client.get(again.headers["Location"])))
+    assert get_comment(app, held[0]).status == PENDING
+
+
+def test_a_moved_comment_shows_only_on_the_tab_it_left(
+    app: Flask, admin_client: FlaskClient, mixed
+) -> None:
+    comment_id = mixed["pending"][0]
+    act(admin_client, "approve", comment_id)
+    assert comment_id not in queue_ids(
+        admin_client.get(f"/admin/comments?status=trash&moved={comment_id}")
+    )
+    approved = queue_ids(admin_client.get(f"/admin/comments?status=approved&moved={comment_id}"))
+    assert approved.count(comment_id) == 1  # there as itself, not twice
+    assert comment_id in queue_ids(admin_client.get(f"/admin/comments?moved={comment_id}"))
+    # Once moved again, the old note would undo the wrong change: it is not offered.
+    act(admin_client, "spam", comment_id)
+    assert comment_id not in queue_ids(admin_client.get(f"/admin/comments?moved={comment_id}"))
+    # Junk in the parameter is ignored.
+    assert (
+        admin_client.get("/admin/comments?moved=x,%C2%B2,-1,99999999999999999999").status_code
+        == 200
+    )
+
+
+def test_a_moderator_sees_no_moved_note_for_comments_not_theirs(
+    app: Flask, admin: str, post
+) -> None:
+    other_post = create_post(app, admin, title="Not theirs")
+    theirs = add_comment(app, other_post[0], status=PENDING)
+    writer = client_for(app, "wendy", "author")
+    with app.app_context():
+        from blog.services import comments as comment_service
+        from blog.services.users import find_user
+
+        comment = comment_service.get_comment(theirs)
+        comment_service.moderate(comment, "approve", find_user(admin), "")
+        db.session.commit()
+    assert theirs not in queue_ids(writer.get(f"/admin/comments?moved={theirs}"))
+    assert writer.post("/admin/comments/undo", data={"ids": [str(theirs)]}).status_code == 303
+    assert get_comment(app, theirs).status == APPROVED
+
+
+def test_undo_answers_json_for_the_in_place_queue(
+    app: Flask, admin_client: FlaskClient, post
+) -> None:
+    comment_id = add_comment(app, post[0], status=PENDING)
+    moved = act(admin_client, "approve", comment_id, Accept="application/json").get_json()
+    assert moved["done"] == "approved"
+    response = admin_client.post(
+        f"/admin/comments/{comment_id}/undo", headers={"Accept": "application/json"}
+    )
+    assert response.get_json() == {
+        "status": "pending",
+        "message": "Undone: the comment is pending again.",
+        "counts": {"pending": 1, "approved": 0, "spam": 0, "trash": 0, "all": 1},
+    }
+    again = admin_client.post(
+        f"/admin/comments/{comment_id}/undo", headers={"Accept": "application/json"}
+    )
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "not_undoable"
+
+
+def test_a_search_with_nothing_here_says_how_many_are_elsewhere(
+    app: Flask, admin_client: FlaskClient, post
+) -> None:
+    add_comment(app, post[0], "Find the walrus.", status=SPAM)
+    add_comment(app, post[0], "Another walrus.", status=TRASH)
+    root = page(admin_client.get("/admin/comments?s=walrus"))
+    empty = next(with_class(root, "empty"))
+    assert "No pending comments matching “walrus”." in text(empty)
+    link = next(empty.iter("a"))
+    assert text(link) == "2 in the other tabs"
+    assert link.get("href") == "/admin/comments?status=all&s=walrus"
+    assert len(queue_ids(admin_client.get(link.get("href")))) == 2

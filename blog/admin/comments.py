@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from blog.admin import bp
 from blog.admin.forms import CommentEditForm, CommentReplyForm
@@ -18,12 +21,18 @@ from blog.services.settings import comment_whitelist, discussion_settings
 
 PER_PAGE = 20
 MAX_PAGE = 1_000_000
+#: The actions each status offers (per row, and in bulk on its tab).
 BULK_ACTIONS = {
     "pending": ["approve", "spam", "trash"],
     "approved": ["unapprove", "spam", "trash"],
     "spam": ["unspam", "trash", "delete"],
     "trash": ["restore", "spam", "delete"],
+    # Every status at once: what applies to each ticked comment is done, the rest skipped.
+    "all": ["approve", "unapprove", "spam", "unspam", "trash", "restore", "delete"],
 }
+TABS = ("pending", "approved", "spam", "trash", "all")
+#: How many moved comments the queue shows where they were, each with its Undo.
+MOVED_SHOWN = 50
 ACTION_BUTTONS = {
     "approve": "Approve",
     "unapprove": "Unapprove",
@@ -40,20 +49,45 @@ def _may_use_queue() -> None:
         abort(403)
 
 
-def _back() -> str:
+def _back(moved: list[int] | None = None) -> str:
+    """Back to the queue page the action came from; with ``moved``, the comments that left
+    it, so that page shows each where it was, with its Undo (no JavaScript needed)."""
     target = safe_next(request.form.get("next") or request.args.get("next"))
-    if target and target.startswith("/admin/comments"):
-        return target
-    return url_for("admin.comments")
+    if not (target and target.startswith("/admin/comments")):
+        target = url_for("admin.comments")
+    parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "moved"]
+    if moved:
+        query.append(("moved", ",".join(str(i) for i in moved[:MOVED_SHOWN])))
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+def _counts() -> dict[str, int]:
+    counts = comment_service.status_counts(current_user)
+    counts["all"] = sum(counts.values())
+    return counts
+
+
+def _moved_ids() -> list[int]:
+    raw = request.args.get("moved", "")
+    return [int(i) for i in raw.split(",") if i.isascii() and i.isdecimal()][:MOVED_SHOWN]
+
+
+#: The queue's order in Python, to put moved comments back where they were.
+_ORDER_KEYS = {
+    "newest": lambda c: (-c.created_at.timestamp(), -c.id),
+    "score": lambda c: (c.spam_score is None, -(c.spam_score or 0), -c.id),
+    "score-asc": lambda c: (c.spam_score is None, c.spam_score or 0, -c.id),
+}
 
 
 @bp.get("/comments")
 def comments():
     _may_use_queue()
-    try:
-        status = CommentStatus(request.args.get("status", "pending"))
-    except ValueError:
+    tab = request.args.get("status", "pending")
+    if tab not in TABS:
         abort(404)
+    status = None if tab == "all" else CommentStatus(tab)
     search = request.args.get("s", "").strip()[:200]
     post_id = request.args.get("post", type=int)
     order = request.args.get("order", "newest")
@@ -72,24 +106,47 @@ def comments():
     )
     # Clamped so a made-up page number cannot overflow the database's OFFSET.
     number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-    counts = comment_service.status_counts(current_user)
+    counts = _counts()
     # A whole tab's size is kept with every move: counting 100,000 held comments on every
     # visit is what made a big queue slow. A search or a post filter is counted.
     filtered = bool(search) or post_id is not None or min_score is not None
     pagination = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False, count=filtered)
     if not filtered:
-        pagination.total = counts[status.value]
+        pagination.total = counts[tab]
     items = list(pagination.items)
-    actions = [
-        a
-        for a in BULK_ACTIONS[status.value]
-        if a != "delete" or current_user.can(Permission.MANAGE_USERS)
+    elsewhere = 0
+    if search and status is not None and not items:
+        # Nothing here: say how many the same search finds in the other tabs.
+        everywhere = comment_service.queue_query(current_user, None, search, post_id)
+        elsewhere = db.session.scalar(select(func.count()).select_from(everywhere.subquery()))
+    # The comments an action just moved out of this page, back where they were, with Undo.
+    shown = {c.id for c in items}
+    candidates = comment_service.visible_comments(current_user, _moved_ids())
+    changes = comment_service.last_changes(candidates)
+    # Only those that left this tab, and only while their move can still be undone.
+    undo_all = [
+        c.id
+        for c in candidates
+        if c.id in changes and (status is None or changes[c.id].from_status == status)
     ]
+    moved = [c for c in candidates if c.id in undo_all and c.id not in shown]
+    if moved:
+        key = _ORDER_KEYS.get(order, _ORDER_KEYS["newest"])
+        items = sorted([*items, *moved], key=key)
+    allowed = {
+        name: [a for a in names if a != "delete" or current_user.can(Permission.MANAGE_USERS)]
+        for name, names in BULK_ACTIONS.items()
+    }
     return render_template(
         "admin/comments.html",
         pagination=pagination,
         comments=items,
-        status=status.value,
+        moved={c.id for c in moved},
+        undo_all=undo_all,
+        changes=changes,
+        elsewhere=elsewhere,
+        row_actions=allowed,
+        status=tab,
         search=search,
         post_id=post_id,
         order=order,
@@ -97,8 +154,9 @@ def comments():
         counts=counts,
         histories=comment_service.author_histories(items),
         undoable=comment_service.undoable(items),
-        actions=actions,
+        actions=allowed[tab],
         action_labels=ACTION_BUTTONS,
+        action_done=comment_service.ACTION_LABELS,
         reply_form=CommentReplyForm(),
     )
 
@@ -138,10 +196,26 @@ def comments_action():
                 "changed": changed,
                 "skipped": skipped,
                 "message": message,
-                "counts": comment_service.status_counts(current_user),
+                "done": comment_service.ACTION_LABELS[action],
+                "counts": _counts(),
             }
         )
     flash(message, "success" if changed else "info")
+    return redirect(_back(moved=ids if changed and action != "delete" else None), 303)
+
+
+@bp.post("/comments/undo")
+def comments_undo():
+    """Undo the last change of each ticked (or just moved) comment."""
+    _may_use_queue()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isascii() and i.isdecimal()]
+    undone, skipped = comment_service.undo_many(ids, current_user)
+    message = f"Undone: {undone} comment{'' if undone == 1 else 's'} back where they were."
+    if skipped:
+        message += f" {skipped} could not be (moved again meanwhile, or not yours)."
+    flash(message, "success" if undone else "info")
     return redirect(_back(), 303)
 
 
@@ -156,9 +230,16 @@ def comment_undo(comment_id: int):
     except ServiceError as exc:
         if exc.status == 403:
             abort(403)
+        if _wants_json():
+            return jsonify({"error": {"code": "not_undoable", "message": exc.message}}), 409
         flash(exc.message, "error")
     else:
-        flash(f"Undone: the comment is {comment.status.value} again.", "success")
+        message = f"Undone: the comment is {comment.status.value} again."
+        if _wants_json():
+            return jsonify(
+                {"status": comment.status.value, "message": message, "counts": _counts()}
+            )
+        flash(message, "success")
     return redirect(_back(), 303)
 
 

@@ -921,6 +921,42 @@ def undoable(comments: Sequence[Comment]) -> set[int]:
     return set(_last_undoable(comments))
 
 
+def last_changes(comments: Sequence[Comment]) -> dict[int, ModerationLog]:
+    """Per comment, its last status change that an undo would revert (None-free)."""
+    return _last_undoable(comments)
+
+
+def visible_comments(actor: User, ids: Sequence[int]) -> list[Comment]:
+    """The comments of ``ids`` the actor may moderate (at most 50; one query)."""
+    ids = [i for i in ids if _is_id(i)][:50]
+    if not ids:
+        return []
+    query = (
+        select(Comment)
+        .where(Comment.id.in_(ids))
+        .options(selectinload(Comment.post), selectinload(Comment.parent))
+    )
+    return list(db.session.scalars(_visible_to(actor, query)))
+
+
+def undo_many(ids: Sequence[int], actor: User) -> tuple[int, int]:
+    """Undo the last change of each comment (the queue's Undo after a bulk action):
+    (undone, skipped); a comment moved meanwhile, or not the actor's, is skipped."""
+    undone = skipped = 0
+    for comment in _load(ids):
+        if not can_moderate(actor, comment):
+            skipped += 1
+            continue
+        try:
+            undo_last(comment, actor)
+        except ServiceError:
+            db.session.rollback()
+            skipped += 1
+        else:
+            undone += 1
+    return undone, skipped
+
+
 def undo_last(comment: Comment, actor: User) -> ModerationLog:
     """Undo the comment's last status change (it is logged as a change of its own)."""
     _require_moderator(actor, comment)
@@ -1086,20 +1122,22 @@ QUEUE_ORDERS = {
 
 def queue_query(
     actor: User,
-    status: CommentStatus,
+    status: CommentStatus | None,
     search: str = "",
     post_id: int | None = None,
     order: str = "newest",
     min_score: float | None = None,
 ) -> Select[tuple[Comment]]:
-    """A tab of the moderation queue: newest first, or by spam score (``order``), and only
-    comments the filter scored at least ``min_score`` (0..1) when given."""
+    """A tab of the moderation queue (``status``; None: every status), newest first or by
+    spam score (``order``), and only comments the filter scored at least ``min_score``
+    (0..1) when given."""
     query = (
         select(Comment)
-        .where(Comment.status == status)
         .options(selectinload(Comment.post), selectinload(Comment.parent))
         .order_by(*QUEUE_ORDERS.get(order, QUEUE_ORDERS["newest"]))
     )
+    if status is not None:
+        query = query.where(Comment.status == status)
     if min_score is not None:
         query = query.where(Comment.spam_score >= min_score)
     query = _visible_to(actor, query)

@@ -14,7 +14,7 @@ import pytest
 from conftest import create_post, create_user
 from playwright.sync_api import expect
 
-from tests.browser.helpers import add_comment, log_in
+from tests.browser.helpers import add_comment, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -182,3 +182,49 @@ def test_reply_without_javascript(thread, live_app, new_session):
     nested = page.locator(f"#li-comment-{parent_id} > .children > li.depth-2 #comment-{reply_id}")
     expect(nested.locator(".comment-awaiting-moderation")).to_have_text(HELD)
     expect(page.locator("#comment_parent")).to_have_value("0")
+
+
+def test_a_moved_comment_leaves_undo_where_it_was(thread, live_app, new_session):
+    held = [
+        add_comment(live_app, thread.id, name, f"Held words from {name}.", approve_as=None)
+        for name in ("Ann", "Ben", "Cy")
+    ]
+    moderator = new_session()
+    queue = moderator.page
+    log_in(queue, "admin")
+    queue.goto("/admin/comments")
+    stays_on_page(queue)
+    row = queue.locator(f"#queue #comment-{held[1]}")
+    row.get_by_role("button", name="Spam").click()
+
+    # The row becomes a note in the same place, with Undo; the counts follow.
+    note = queue.locator("#queue > .queue-item").nth(1)
+    expect(note).to_have_class(re.compile(r"\bmoved\b"))
+    expect(note).to_have_text("Comment by Ben marked as spam. Undo")
+    expect(queue.locator('.count[data-count="spam"]')).to_have_text("(1)")
+    screenshot(queue, "queue-moved")
+    note.get_by_role("button", name="Undo").click()
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Held words from Ben.")
+    expect(queue.locator("#queue-status")).to_have_text("Undone: the comment is pending again.")
+    expect(queue.locator('.count[data-count="spam"]')).to_have_text("(0)")
+    expect(queue.locator('.count[data-count="pending"]')).to_have_text("(3)")
+    # The row put back works as before: the keyboard acts on it.
+    queue.keyboard.press("a")
+    expect(queue.locator("#queue > .queue-item").nth(1)).to_have_text(
+        "Comment by Ben approved. Undo"
+    )
+    assert was_not_reloaded(queue)
+
+    # "Select all on this page" ticks every row, and the bulk action then offers Undo all.
+    queue.reload()
+    queue.locator("#select-all").check()
+    expect(queue.locator(".queue-select input:checked")).to_have_count(2)
+    queue.locator("#bulk-action").select_option("trash")
+    queue.get_by_role("button", name="Apply to selected").click()
+    expect(queue.locator(".flash-success")).to_contain_text("2 comments moved to the trash.")
+    expect(queue.locator("#queue > .queue-item.moved")).to_have_count(2)
+    queue.get_by_role("button", name="Undo all 2").click()
+    expect(queue.locator(".flash-success")).to_contain_text("Undone: 2 comments")
+    expect(queue.locator("#queue > .queue-item:not(.moved)")).to_have_count(2)
+    assert moderator.errors == [], moderator.errors
