@@ -446,6 +446,8 @@ class Comment(db.Model):
         Index("ix_comments_post_content_hash", "post_id", "content_hash"),
         # The queue sorted by spam score within a status tab.
         Index("ix_comments_status_spam_score", "status", "spam_score"),
+        # The queue's All tab: every status, newest first.
+        Index("ix_comments_created_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -563,6 +565,11 @@ class ModerationLog(db.Model):
     """Every status change of a comment: who, when, from, to and why."""
 
     __tablename__ = "moderation_log"
+    __table_args__ = (
+        # The log page's filters, each newest first.
+        Index("ix_moderation_log_actor_created", "actor_id", "created_at"),
+        Index("ix_moderation_log_action_created", "action", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int | None] = mapped_column(

@@ -177,6 +177,18 @@ def _held_queue(world: World, _who: str) -> Call:
     return Call("GET", "/admin/comments?status=pending", marker=text)
 
 
+def _moderation_log(world: World, _who: str) -> Call:
+    """A decision about a comment on otto's post, read in the log (its text is shown)."""
+    comment_id, text = world.held_on_ottos()
+    with world.app.app_context():
+        from blog.services import comments as comment_service
+
+        comment = comment_service.get_comment(comment_id)
+        comment_service.moderate(comment, "approve", db.session.get(User, world.users[ADMIN]), "")
+        db.session.commit()
+    return Call("GET", "/admin/comments/log", marker=text)
+
+
 def _edit_comment_form(world: World, _who: str) -> Call:
     comment_id, text = world.held_on_ottos()
     return Call("GET", f"/admin/comments/{comment_id}/edit", marker=text)
@@ -506,6 +518,11 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
         "admin.comments",
         "GET",
         Case("the queue shows a held comment", "read", MODERATES_OTTOS, _held_queue),
+    )
+    add(
+        "admin.moderation_log",
+        "GET",
+        Case("the log shows a decision on otto's post", "read", MODERATES_OTTOS, _moderation_log),
     )
     add(
         "admin.comments_action",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from blog.admin import bp
 from blog.admin.forms import CommentEditForm, CommentReplyForm
@@ -15,9 +15,9 @@ from blog.auth.views import safe_next
 from blog.extensions import db
 from blog.models import Permission
 from blog.moderation import CommentStatus
-from blog.services import ServiceError
+from blog.services import ServiceError, modlog
 from blog.services import comments as comment_service
-from blog.services.settings import comment_whitelist, discussion_settings
+from blog.services.settings import comment_whitelist, discussion_settings, site_settings
 
 PER_PAGE = 20
 MAX_PAGE = 1_000_000
@@ -73,6 +73,13 @@ def _moved_ids() -> list[int]:
     return [int(i) for i in raw.split(",") if i.isascii() and i.isdecimal()][:MOVED_SHOWN]
 
 
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if raw.isascii() and raw.isdecimal() and len(raw) < 19:
+        return int(raw)
+    return None
+
+
 #: The queue's order in Python, to put moved comments back where they were.
 _ORDER_KEYS = {
     "newest": lambda c: (-c.created_at.timestamp(), -c.id),
@@ -90,6 +97,7 @@ def comments():
     status = None if tab == "all" else CommentStatus(tab)
     search = request.args.get("s", "").strip()[:200]
     post_id = request.args.get("post", type=int)
+    comment_id = _id_arg("comment")
     order = request.args.get("order", "newest")
     if order not in comment_service.QUEUE_ORDERS:
         order = "newest"
@@ -103,13 +111,16 @@ def comments():
         post_id,
         order=order,
         min_score=min_score / 100 if min_score is not None else None,
+        comment_id=comment_id,
     )
     # Clamped so a made-up page number cannot overflow the database's OFFSET.
     number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     counts = _counts()
     # A whole tab's size is kept with every move: counting 100,000 held comments on every
     # visit is what made a big queue slow. A search or a post filter is counted.
-    filtered = bool(search) or post_id is not None or min_score is not None
+    filtered = (
+        bool(search) or post_id is not None or min_score is not None or comment_id is not None
+    )
     pagination = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False, count=filtered)
     if not filtered:
         pagination.total = counts[tab]
@@ -117,8 +128,7 @@ def comments():
     elsewhere = 0
     if search and status is not None and not items:
         # Nothing here: say how many the same search finds in the other tabs.
-        everywhere = comment_service.queue_query(current_user, None, search, post_id)
-        elsewhere = db.session.scalar(select(func.count()).select_from(everywhere.subquery()))
+        elsewhere = comment_service.queue_count(current_user, None, search, post_id)
     # The comments an action just moved out of this page, back where they were, with Undo.
     shown = {c.id for c in items}
     candidates = comment_service.visible_comments(current_user, _moved_ids())
@@ -149,6 +159,7 @@ def comments():
         status=tab,
         search=search,
         post_id=post_id,
+        comment_id=comment_id,
         order=order,
         min_score=min_score,
         counts=counts,
@@ -202,6 +213,54 @@ def comments_action():
         )
     flash(message, "success" if changed else "info")
     return redirect(_back(moved=ids if changed and action != "delete" else None), 303)
+
+
+def _day(name: str) -> tuple[date | None, str | None]:
+    """A YYYY-MM-DD query parameter: (the day, None) or (None, what is wrong with it)."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None, None
+    try:
+        return date.fromisoformat(raw[:10]), None
+    except ValueError:
+        return None, f"“{raw[:40]}” is not a date: write it as {date.today().isoformat()}."
+
+
+@bp.get("/comments/log")
+def moderation_log():
+    """Every decision about comments, newest first, filtered; Undo where it is the last."""
+    _may_use_queue()
+    raw_actor = request.args.get("moderator", "")
+    actor: int | str | None = None
+    if raw_actor == modlog.AUTOMATIC:
+        actor = modlog.AUTOMATIC
+    elif raw_actor.isascii() and raw_actor.isdecimal():
+        actor = int(raw_actor)
+    action = request.args.get("action") or None
+    since, since_error = _day("from")
+    until, until_error = _day("to")
+    wanted = modlog.LogFilter(
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+        comment_id=_id_arg("comment"),
+        before=_id_arg("before"),
+    )
+    log_page = modlog.page(current_user, wanted, site_settings().tz)
+    args = {k: v for k, v in request.args.items() if k != "before"}
+    return render_template(
+        "admin/moderation_log.html",
+        log=log_page,
+        wanted=wanted,
+        errors=[e for e in (since_error, until_error) if e],
+        args=args,
+        filtered=any(v for k, v in args.items()),
+        moderators=modlog.moderators(),
+        actions=modlog.ACTIONS,
+        automatic=modlog.AUTOMATIC,
+        describe=modlog.describe,
+    )
 
 
 @bp.post("/comments/undo")

@@ -1127,10 +1127,11 @@ def queue_query(
     post_id: int | None = None,
     order: str = "newest",
     min_score: float | None = None,
+    comment_id: int | None = None,
 ) -> Select[tuple[Comment]]:
     """A tab of the moderation queue (``status``; None: every status), newest first or by
     spam score (``order``), and only comments the filter scored at least ``min_score``
-    (0..1) when given."""
+    (0..1) when given; ``comment_id``: that one comment (a link from the log)."""
     query = (
         select(Comment)
         .options(selectinload(Comment.post), selectinload(Comment.parent))
@@ -1143,6 +1144,8 @@ def queue_query(
     query = _visible_to(actor, query)
     if post_id is not None:
         query = query.where(Comment.post_id == post_id if _is_id(post_id) else false())
+    if comment_id is not None:
+        query = query.where(Comment.id == comment_id if _is_id(comment_id) else false())
     terms = search.strip()
     if terms and bad_characters(terms):
         # No stored comment holds a NUL or control character (and PostgreSQL refuses them).
@@ -1165,6 +1168,14 @@ def queue_query(
             )
         )
     return query
+
+
+def queue_count(
+    actor: User, status: CommentStatus | None, search: str = "", post_id: int | None = None
+) -> int:
+    """How many comments a queue search finds (a search or a post's, not a whole tab)."""
+    found = queue_query(actor, status, search, post_id).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(found)) or 0
 
 
 def listing_query(

@@ -228,3 +228,37 @@ def test_a_moved_comment_leaves_undo_where_it_was(thread, live_app, new_session)
     expect(queue.locator(".flash-success")).to_contain_text("Undone: 2 comments")
     expect(queue.locator("#queue > .queue-item:not(.moved)")).to_have_count(2)
     assert moderator.errors == [], moderator.errors
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"), [("desktop", "light"), ("phone", "dark")], ids=["desktop", "phone-dark"]
+)
+def test_the_moderation_log_filters_and_undoes(thread, live_app, new_session, viewport, scheme):
+    from tests.browser.helpers import DESKTOP, PHONE
+
+    held = add_comment(live_app, thread.id, "Dora", "Held words from Dora.", approve_as=None)
+    session = new_session(viewport=PHONE if viewport == "phone" else DESKTOP, color_scheme=scheme)
+    page = session.page
+    log_in(page, "admin")
+    page.goto("/admin/comments")
+    page.locator(f"#queue #comment-{held}").get_by_role("button", name="Spam").click()
+    expect(page.locator("#queue-status")).to_have_text("1 comment marked as spam.")
+
+    page.get_by_role("link", name="Moderation log").first.click()
+    expect(page.locator("h1")).to_have_text("Moderation log")
+    newest = page.locator("tbody tr").first
+    expect(newest).to_contain_text("marked as spam")
+    expect(newest).to_contain_text("Held words from Dora.")
+    page.locator("#log-action").select_option("spam")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    screenshot(page, f"moderation-log-{viewport}-{scheme}")
+    page.locator("tbody tr").first.get_by_role("button", name="Undo").click()
+    expect(page.locator(".flash-success")).to_contain_text("Undone: the comment is pending again.")
+    expect(page).to_have_url(re.compile(r"/admin/comments/log\?action=spam$"))
+    expect(page.locator("tbody tr").first).to_contain_text("undone")
+    # From the log to the comment itself, in the queue.
+    page.locator("tbody tr").first.get_by_role("link", name=re.compile(r"^#\d+ by Dora")).click()
+    expect(page.locator(".queue-item")).to_have_count(1)
+    expect(page.locator(f"#comment-{held}")).to_contain_text("Held words from Dora.")
+    assert session.errors == [], session.errors
