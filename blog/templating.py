@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +70,26 @@ def localtime(value: datetime | None, fmt: str = "%B %-d, %Y") -> str:
     return value.astimezone(site_settings().tz).strftime(fmt)
 
 
+def age(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago (or, for a future time, how long until), rounded in the largest unit
+    that fits: "3 minutes", "1 hour", "2 days". Under a minute is "under a minute"."""
+    if value is None:
+        return ""
+    seconds = abs(((now or datetime.now(UTC)) - value).total_seconds())
+    for unit, size in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("week", 7 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        if seconds >= size:
+            count = max(1, round(seconds / size))
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "under a minute"
+
+
 def isotime(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -77,6 +97,7 @@ def isotime(value: datetime | None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
+    app.jinja_env.filters["age"] = age
     app.jinja_env.globals["post_path"] = post_path
     app.jinja_env.globals["url_for"] = link
     app.jinja_env.globals["Permission"] = Permission

@@ -77,6 +77,12 @@ def plan_of(app: Flask, statement: str, parameters: object) -> str:
     return "\n".join(lines)
 
 
+# The posts per status (the admin's tabs and dashboard) are counted from a covering index
+# of the posts table: a site has thousands of posts, not millions, and this is no reader's
+# page. Comments are never counted this way (their tallies are kept).
+SQLITE_POST_COUNTS = re.compile(r"^SCAN posts USING COVERING INDEX \w+$", re.M)
+
+
 def scan_lines(plan: str) -> list[str]:
     """The lines of a SQLite plan that read a growing table by SCAN."""
     return [line for line in plan.splitlines() if SQLITE_SCAN.search(line)]
@@ -92,6 +98,13 @@ def full_scans(app: Flask, statements: list[tuple[str, object]]) -> list[str]:
             and not SQLITE_SORT.search(plan)
             and all(SQLITE_ORDERED_WALK.search(line) for line in scan_lines(plan))
         )
+        post_counts = (
+            re.match(r"SELECT posts\.status\b.*count\(\*\)", statement, re.S)
+            and "\nFROM posts GROUP BY" in statement
+            and all(SQLITE_POST_COUNTS.search(line) for line in scan_lines(plan))
+        )
+        if post_counts:
+            continue
         if (SQLITE_SCAN.search(plan) and not walk) or POSTGRES_SCAN.search(plan):
             found.append(f"{statement}\n--> {plan}")
         elif SQLITE_ONE_AUTHOR.search(plan):
@@ -221,3 +234,9 @@ def test_the_moderation_log(app: Flask, client: FlaskClient, site, who: str, que
     check(app, lambda: client.get(f"/admin/comments/log{query}").status_code == 200)
     separator = "&" if query else "?"
     check(app, lambda: client.get(f"/admin/comments/log{query}{separator}before={newest}"))
+
+
+@pytest.mark.parametrize("who", ["admin", "mod", "writer"])
+def test_the_dashboard(app: Flask, client: FlaskClient, site, who: str) -> None:
+    read_as(client, who)
+    check(app, lambda: client.get("/admin/").status_code == 200)

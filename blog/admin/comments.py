@@ -83,6 +83,7 @@ def _id_arg(name: str) -> int | None:
 #: The queue's order in Python, to put moved comments back where they were.
 _ORDER_KEYS = {
     "newest": lambda c: (-c.created_at.timestamp(), -c.id),
+    "oldest": lambda c: (c.created_at.timestamp(), c.id),
     "score": lambda c: (c.spam_score is None, -(c.spam_score or 0), -c.id),
     "score-asc": lambda c: (c.spam_score is None, c.spam_score or 0, -c.id),
 }

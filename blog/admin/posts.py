@@ -34,8 +34,19 @@ def dashboard():
     undeliverable = None
     if current_user.can(Permission.MANAGE_SETTINGS):
         undeliverable = outbox_service.counts()[OutboxStatus.DEAD.value]
+    moderates = pending is not None
+    writes = current_user.can(Permission.WRITE)
     return render_template(
-        "admin/dashboard.html", counts=counts, pending=pending, undeliverable=undeliverable
+        "admin/dashboard.html",
+        counts=counts,
+        pending=pending,
+        undeliverable=undeliverable,
+        held=comment_service.oldest_held(current_user) if moderates and pending else [],
+        recent=comment_service.recent(current_user) if moderates else [],
+        drafts=post_service.recent_drafts(current_user) if writes else [],
+        upcoming=post_service.upcoming(current_user) if writes else [],
+        moderates=moderates,
+        writes=writes,
     )
 
 

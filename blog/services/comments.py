@@ -1115,6 +1115,7 @@ def reply(
 #: How the queue can be ordered: newest first (WordPress's), or by the spam filter's score.
 QUEUE_ORDERS = {
     "newest": (Comment.created_at.desc(), Comment.id.desc()),
+    "oldest": (Comment.created_at.asc(), Comment.id.asc()),
     "score": (Comment.spam_score.desc().nulls_last(), Comment.id.desc()),
     "score-asc": (Comment.spam_score.asc().nulls_last(), Comment.id.desc()),
 }
@@ -1168,6 +1169,25 @@ def queue_query(
             )
         )
     return query
+
+
+def oldest_held(actor: User, limit: int = 5) -> list[Comment]:
+    """The held comments that have waited longest (the dashboard's first list)."""
+    query = queue_query(actor, CommentStatus.PENDING, order="oldest").limit(limit)
+    return list(db.session.scalars(query))
+
+
+def recent(actor: User, limit: int = 5) -> list[Comment]:
+    """The newest comments the actor moderates, held or published (not spam or trash).
+
+    One query per status, each the head of its tab's index, merged here: a single query
+    with ``status IN (...)`` would sort every held and published comment to find five.
+    """
+    found: list[Comment] = []
+    for status in (CommentStatus.PENDING, CommentStatus.APPROVED):
+        found += db.session.scalars(queue_query(actor, status).limit(limit))
+    found.sort(key=lambda c: (c.created_at, c.id), reverse=True)
+    return found[:limit]
 
 
 def queue_count(

@@ -692,6 +692,36 @@ def admin_posts(
     return query
 
 
+def recent_drafts(user: User, limit: int = 5) -> list[Post]:
+    """The user's own drafts, the last edited first (the dashboard's "your drafts")."""
+    query = (
+        select(Post)
+        .where(Post.author_id == user.id, Post.status == PostStatus.DRAFT)
+        .order_by(Post.updated_at.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def upcoming(user: User, limit: int = 5) -> list[Post]:
+    """Scheduled posts not yet live, the soonest first (all of them for editors)."""
+    query = (
+        select(Post)
+        .options(selectinload(Post.author))
+        .where(
+            # Every type, named so that the (type, status, published_at) index is used.
+            Post.type.in_(tuple(PostType)),
+            Post.status == PostStatus.SCHEDULED,
+            Post.published_at > utcnow(),
+        )
+        .order_by(Post.published_at.asc(), Post.id.asc())
+        .limit(limit)
+    )
+    if not user.can(Permission.EDIT_OTHERS):
+        query = query.where(Post.author_id == user.id)
+    return list(db.session.scalars(query))
+
+
 def admin_status_counts(user: User) -> dict[str, int]:
     """Posts per status as readers see them (a scheduled post that is due is published):
     the same definition as the rows' badges and the tabs' lists."""

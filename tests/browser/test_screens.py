@@ -70,6 +70,15 @@ def _seed(app) -> str:
         body="The beans are up. The slugs noticed first.",
         published_at=utcnow() - timedelta(days=3),
     )
+    create_post(app, "admin", title="Rye, next", body="Notes so far.", action="draft")
+    create_post(
+        app,
+        "admin",
+        title="Winter beds",
+        body="Mulch.",
+        action="schedule",
+        published_at=utcnow() + timedelta(days=4),
+    )
     post_id, path = create_post(app, "admin", title="A weekend sourdough", body=ARTICLE)
     first = add_comment(app, post_id, "Maria", "Lovely write-up! How long do you *cold proof* it?")
     answer = add_comment(
@@ -149,6 +158,12 @@ def test_screens(live_app, new_session, variant):
     admin = new_session(**options)
     log_in(admin.page, "admin")
     page = admin.page
+    page.goto("/admin/")
+    expect(page.locator(".dashboard-box")).to_have_count(4)
+    expect(page.locator(".dashboard-box").first).to_contain_text("Cheap Pills")
+    _fits(page)
+    screenshot(page, f"{variant}-dashboard")
+
     page.goto("/admin/posts")
     _fits(page)
     screenshot(page, f"{variant}-admin-posts")
@@ -169,6 +184,11 @@ def test_screens(live_app, new_session, variant):
     expect(page.locator(".queue-item.is-current")).to_have_count(1)
     _fits(page)
     screenshot(page, f"{variant}-queue")
+
+    page.goto("/admin/comments/log")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    _fits(page)
+    screenshot(page, f"{variant}-moderation-log")
 
     assert reader.dialogs == admin.dialogs == []
     assert reader.errors == admin.errors == []
