@@ -284,6 +284,9 @@ class Post(db.Model):
         # Front page, archives and feeds: visible posts of a type, newest first.
         Index("ix_posts_type_status_published", "type", "status", "published_at"),
         Index("ix_posts_author_published", "author_id", "published_at"),
+        # The admin's posts list: the last edited first, everyone's or one author's.
+        Index("ix_posts_updated", "updated_at", "id"),
+        Index("ix_posts_author_updated", "author_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -90,6 +90,15 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     return "under a minute"
 
 
+def dict_with(values: dict, key: str, value: object = None) -> dict:
+    """A copy of ``values`` with ``key`` set to ``value`` (None: left out), the rest kept in
+    order: a filter link changes one filter and keeps the others."""
+    changed = {k: v for k, v in values.items() if k != key}
+    if value is not None:
+        changed[key] = value
+    return changed
+
+
 def isotime(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -98,6 +107,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["age"] = age
+    app.jinja_env.filters["dict_with"] = dict_with
     app.jinja_env.globals["post_path"] = post_path
     app.jinja_env.globals["url_for"] = link
     app.jinja_env.globals["Permission"] = Permission

@@ -318,16 +318,6 @@
       }
     }
 
-    // "Select all on this page", once there is JavaScript to do it.
-    const selectAll = document.getElementById("select-all");
-    if (selectAll) {
-      selectAll.closest("label").hidden = false;
-      selectAll.addEventListener("change", () => {
-        for (const box of queue.querySelectorAll('.queue-select input[type="checkbox"]')) {
-          box.checked = selectAll.checked;
-        }
-      });
-    }
 
     function rowForm(row, ...actions) {
       for (const action of actions) {
@@ -405,6 +395,21 @@
     });
   }
 
+  /* ---------- "Select all on this page" for a bulk form (hidden without JavaScript) --- */
+
+  function initSelectAll() {
+    for (const toggle of document.querySelectorAll("input[data-select-all]")) {
+      const formId = toggle.dataset.selectAll;
+      const boxes = () =>
+        document.querySelectorAll(`input[type="checkbox"][name="ids"][form="${formId}"]`);
+      const label = toggle.closest("label");
+      if (label) label.hidden = false;
+      toggle.addEventListener("change", () => {
+        for (const box of boxes()) box.checked = toggle.checked;
+      });
+    }
+  }
+
   /* ---------- Admin menu: on a phone it scrolls sideways; show the current entry ------- */
 
   function revealCurrentAdminTab() {
@@ -423,6 +428,7 @@
     initCommentReply();
     initLivePreview();
     initQueue();
+    initSelectAll();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -511,6 +511,20 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
             ),
         ),
     )
+    add(
+        "admin.posts_bulk",
+        "POST",
+        Case(
+            "trash otto's post in bulk",
+            "write",
+            EDITS_OTTOS,
+            lambda w, _: _form_post(
+                "/admin/posts/bulk",
+                action="trash",
+                ids=create_post(w.app, OTTO, title=w.unique("doomed"))[0],
+            ),
+        ),
+    )
     add("admin.preview", "POST", Case("preview Markdown", "read", WRITERS, _preview))
 
     # --- moderating

@@ -77,9 +77,10 @@ def plan_of(app: Flask, statement: str, parameters: object) -> str:
     return "\n".join(lines)
 
 
-# The posts per status (the admin's tabs and dashboard) are counted from a covering index
-# of the posts table: a site has thousands of posts, not millions, and this is no reader's
-# page. Comments are never counted this way (their tallies are kept).
+# The posts per status (the admin's tabs and dashboard) and a posts list's total are
+# counted from a covering index of the posts table: a site has thousands of posts, not
+# millions, and this is no reader's page. Comments are never counted this way (their
+# tallies are kept).
 SQLITE_POST_COUNTS = re.compile(r"^SCAN posts USING COVERING INDEX \w+$", re.M)
 
 
@@ -99,8 +100,8 @@ def full_scans(app: Flask, statements: list[tuple[str, object]]) -> list[str]:
             and all(SQLITE_ORDERED_WALK.search(line) for line in scan_lines(plan))
         )
         post_counts = (
-            re.match(r"SELECT posts\.status\b.*count\(\*\)", statement, re.S)
-            and "\nFROM posts GROUP BY" in statement
+            re.match(r"SELECT (posts\.status\b.*)?count\(\*\)", statement, re.S)
+            and re.search(r"\nFROM posts\b", statement)
             and all(SQLITE_POST_COUNTS.search(line) for line in scan_lines(plan))
         )
         if post_counts:
@@ -240,3 +241,11 @@ def test_the_moderation_log(app: Flask, client: FlaskClient, site, who: str, que
 def test_the_dashboard(app: Flask, client: FlaskClient, site, who: str) -> None:
     read_as(client, who)
     check(app, lambda: client.get("/admin/").status_code == 200)
+
+
+@pytest.mark.parametrize("who", ["admin", "writer"])
+@pytest.mark.parametrize("query", ["", "?status=draft", "?tag=a", "?author=1"])
+def test_the_posts_list(app: Flask, client: FlaskClient, site, who: str, query: str) -> None:
+    """(A search reads every post's text, as the public search does: not checked here.)"""
+    read_as(client, who)
+    check(app, lambda: client.get(f"/admin/posts{query}").status_code == 200)

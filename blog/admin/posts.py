@@ -59,16 +59,69 @@ def posts():
     post_type = request.args.get("type") or None
     if post_type not in (None, "post", "page"):
         abort(404)
-    query = post_service.admin_posts(current_user, status, post_type)
+    author = request.args.get("author", "")
+    editor = current_user.can(Permission.EDIT_OTHERS)
+    wanted = post_service.PostFilter(
+        status=status,
+        post_type=post_type,
+        search=request.args.get("s", "")[:200],
+        author_id=int(author) if editor and author.isascii() and author.isdecimal() else None,
+        tag=request.args.get("tag", "")[:200] or None,
+        category=request.args.get("category", "")[:200] or None,
+    )
+    query = post_service.admin_posts(current_user, status, post_type, wanted)
     page = min(max(request.args.get("page", 1, type=int), 1), post_service.MAX_PAGE)
     pagination = db.paginate(query, page=page, per_page=20, error_out=False)
+    # What the list is filtered by, to keep it across tabs, pages and bulk actions.
+    filters = {
+        key: value
+        for key, value in (
+            ("type", post_type),
+            ("s", wanted.search),
+            ("author", wanted.author_id),
+            ("tag", wanted.tag),
+            ("category", wanted.category),
+        )
+        if value
+    }
     return render_template(
         "admin/posts.html",
         pagination=pagination,
         status=status,
         post_type=post_type,
+        wanted=wanted,
+        filters=filters,
+        authors=post_service.post_authors() if editor else [],
+        categories=post_service.all_categories(),
+        bulk_actions=post_service.BULK_ACTIONS,
         counts=post_service.admin_status_counts(current_user),
     )
+
+
+@bp.post("/posts/bulk")
+@permission_required(Permission.WRITE)
+def posts_bulk():
+    """The posts list's bulk actions: each ticked post the action applies to."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    back = safe_next(request.form.get("next")) or url_for("admin.posts")
+    if not back.startswith("/admin/posts"):
+        back = url_for("admin.posts")
+    action = request.form.get("action", "")
+    if action not in post_service.BULK_ACTIONS:
+        flash("Pick an action for the ticked posts.", "error")
+        return redirect(back, 303)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isascii() and i.isdecimal()]
+    if not ids:
+        flash("Tick at least one post first.", "error")
+        return redirect(back, 303)
+    changed, skipped = post_service.bulk(ids, action, current_user)
+    done = post_service.BULK_ACTIONS[action][1]
+    message = f"{changed} post{'' if changed == 1 else 's'} {done}."
+    if skipped:
+        message += f" {skipped} skipped (already there, or not yours to change)."
+    flash(message, "success" if changed else "info")
+    return redirect(back, 303)
 
 
 def _split(value: str | None) -> list[str]:

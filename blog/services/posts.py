@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from blog.extensions import db
 from blog.models import (
+    ROLE_PERMISSIONS,
     BodyFormat,
     Category,
     ImportedItem,
@@ -677,10 +678,28 @@ def month_archive_list(tz: ZoneInfo, limit: int = 24) -> list[tuple[int, int, in
     return [(y, m, c) for (y, m), c in sorted(counts.items(), reverse=True)][:limit]
 
 
+@dataclass(frozen=True)
+class PostFilter:
+    """The admin's posts list: a status tab, a type, and what the filters ask for."""
+
+    status: str | None = None
+    post_type: str | None = None
+    search: str = ""
+    author_id: int | None = None
+    tag: str | None = None  # a tag's slug
+    category: str | None = None  # a category's slug (its subcategories count too)
+
+
 def admin_posts(
-    user: User, status: str | None, post_type: str | None = None
+    user: User, status: str | None, post_type: str | None = None, wanted: PostFilter | None = None
 ) -> Select[tuple[Post]]:
-    query = select(Post).options(selectinload(Post.author)).order_by(Post.updated_at.desc())
+    """The posts ``user`` may edit (their own, or all for editors), the last edited first."""
+    wanted = wanted or PostFilter()
+    query = (
+        select(Post)
+        .options(selectinload(Post.author), selectinload(Post.tags), selectinload(Post.categories))
+        .order_by(Post.updated_at.desc(), Post.id.desc())
+    )
     if not user.can(Permission.EDIT_OTHERS):
         query = query.where(Post.author_id == user.id)
     if status:
@@ -689,7 +708,79 @@ def admin_posts(
         query = query.where(Post.status != PostStatus.TRASH)
     if post_type:
         query = query.where(Post.type == PostType(post_type))
-    return query
+    if wanted.author_id is not None:
+        query = query.where(Post.author_id == wanted.author_id)
+    if wanted.tag:
+        tag = db.session.scalar(select(Tag).where(Tag.slug == wanted.tag))
+        query = by_tag(query, tag) if tag is not None else query.where(false())
+    if wanted.category:
+        category = db.session.scalar(select(Category).where(Category.slug == wanted.category))
+        query = by_category(query, category) if category is not None else query.where(false())
+    return search(query, wanted.search.strip())
+
+
+def post_authors() -> list[User]:
+    """Who may write posts (the posts list's author filter): staff are few; subscribers,
+    who may be many, are not read."""
+    roles = [role for role, granted in ROLE_PERMISSIONS.items() if granted & Permission.WRITE]
+    return list(
+        db.session.scalars(select(User).where(User.role.in_(roles)).order_by(User.username))
+    )
+
+
+def all_categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.name)))
+
+
+#: The posts list's bulk actions, as (value, label, what is said after).
+BULK_ACTIONS = {
+    "publish": ("Publish", "published"),
+    "unpublish": ("Unpublish", "moved back to drafts"),
+    "trash": ("Move to trash", "moved to the trash"),
+    "restore": ("Restore", "restored"),
+}
+
+
+def publish_now(post: Post, user: User) -> None:
+    """Publish a draft (or a post waiting for review) at once; a future date schedules it."""
+    _check_can_edit(user, post)
+    if post.status not in (PostStatus.DRAFT, PostStatus.PENDING):
+        raise ServiceError("Only drafts and posts pending review can be published from here.")
+    when = post.published_at if post.published_at and post.published_at > utcnow() else None
+    _set_publication(post, user, "publish", when)
+    post.updated_at = utcnow()
+    db.session.commit()
+
+
+def bulk(ids: Sequence[int], action: str, user: User) -> tuple[int, int]:
+    """Do ``action`` to each post of ``ids`` it applies to: (changed, skipped). A post the
+    user may not edit, or one already where the action would put it, is skipped."""
+    if action not in BULK_ACTIONS:
+        raise ServiceError(f"Unknown action {action!r}.")
+    applies = {
+        "publish": (PostStatus.DRAFT, PostStatus.PENDING),
+        "unpublish": (PostStatus.PUBLISHED, PostStatus.SCHEDULED, PostStatus.PRIVATE),
+        "trash": tuple(s for s in PostStatus if s != PostStatus.TRASH),
+        "restore": (PostStatus.TRASH,),
+    }[action]
+    wanted = [i for i in ids if isinstance(i, int) and 0 < i < 2**31][:500]
+    posts = list(db.session.scalars(select(Post).where(Post.id.in_(wanted)).order_by(Post.id)))
+    changed = 0
+    skipped = len(set(wanted)) - len(posts)  # gone meanwhile
+    for post in posts:
+        if not user.can_edit_post(post) or post.status not in applies:
+            skipped += 1
+            continue
+        try:
+            {"publish": publish_now, "unpublish": unpublish, "trash": trash, "restore": restore}[
+                action
+            ](post, user)
+        except ServiceError:
+            db.session.rollback()
+            skipped += 1
+        else:
+            changed += 1
+    return changed, skipped
 
 
 def recent_drafts(user: User, limit: int = 5) -> list[Post]:

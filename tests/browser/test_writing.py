@@ -82,3 +82,44 @@ def test_a_body_too_slow_to_render_says_so_in_the_preview(live_app, new_session)
     page.locator("#body").fill("Back to *normal*.")
     expect(page.locator("#preview em")).to_have_text("normal")
     assert writer.dialogs == [] and writer.errors == []
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"), [("desktop", "light"), ("phone", "dark")], ids=["desktop", "phone-dark"]
+)
+def test_the_posts_list_filters_and_acts_in_bulk(live_app, new_session, viewport, scheme):
+    from conftest import create_post
+
+    from tests.browser.helpers import DESKTOP, PHONE, screenshot
+
+    create_user(live_app, "admin", "admin")
+    create_post(live_app, "admin", "Sourdough", "Flour.", tags=["baking"], categories=["Food"])
+    create_post(live_app, "admin", "Rye", "More flour.", action="draft", tags=["baking"])
+    create_post(live_app, "admin", "Beans", "Garden.", categories=["Garden"])
+    session = new_session(viewport=PHONE if viewport == "phone" else DESKTOP, color_scheme=scheme)
+    page = session.page
+    log_in(page, "admin")
+    page.goto("/admin/posts")
+    rows = page.locator(".posts-table tbody tr")
+    expect(rows).to_have_count(3)
+    # A tag in a row filters the list by it.
+    page.locator(".posts-table a", has_text="baking").first.click()
+    expect(rows).to_have_count(2)
+    expect(page.locator(".filter-note")).to_contain_text("Tagged baking")
+    screenshot(page, f"posts-list-{viewport}-{scheme}")
+    # Select all, trash both, and the list says so; the trash tab has them, to restore.
+    page.locator("input[data-select-all]").check()
+    expect(page.locator('input[name="ids"]:checked')).to_have_count(2)
+    page.locator("#posts-bulk-action").select_option("trash")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page.locator(".flash-success")).to_contain_text("2 posts moved to the trash.")
+    # The filter is kept, and nothing else has the tag.
+    expect(rows).to_have_text(["No posts match these filters."])
+    page.goto("/admin/posts?status=trash")
+    page.locator("input[data-select-all]").check()
+    page.locator("#posts-bulk-action").select_option("restore")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page.locator(".flash-success")).to_contain_text("2 posts restored.")
+    page.goto("/admin/posts?s=flour")
+    expect(rows).to_have_count(2)
+    assert session.errors == [], session.errors
