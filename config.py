@@ -17,6 +17,10 @@ class Default:
     # Shown times use this zone; the database keeps UTC.
     SITE_TIMEZONE = "UTC"
     POSTS_PER_PAGE = 10
+    # The editor keeps unsaved work every this many seconds (0: never); a post keeps this
+    # many revisions, the oldest going first.
+    AUTOSAVE_SECONDS = 30
+    POST_REVISIONS_KEPT = 50
 
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite at instance/blog.db

@@ -368,6 +368,29 @@ def is_visible(status: PostStatus, published_at: datetime | None, now: datetime 
     )
 
 
+class PostRevision(db.Model):
+    """A post's title, body and excerpt as saved at one time (``revision``), or as typed
+    and not saved yet (``autosave``: one per post and person, replaced every 30 s)."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (
+        Index("ix_post_revisions_post_kind_created", "post_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="revision")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+
 class SlugRedirect(db.Model):
     """An old slug of a post, answered with a 301 to the post's current address."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 
 
@@ -31,3 +32,22 @@ def like_pattern(terms: str) -> str:
     """A LIKE pattern (escape character backslash) that finds ``terms`` literally anywhere."""
     escaped = terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def line_diff(old: str, new: str, context: int = 3) -> list[tuple[str, str]]:
+    """What changed from ``old`` to ``new``, line by line: (kind, line) with kind "same",
+    "removed" or "added", and "gap" (with no line) where unchanged lines are left out: only
+    ``context`` of them are kept around each change. Nothing changed: no rows."""
+    before, after = old.splitlines(), new.splitlines()
+    rows: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        if rows or group[0][1] > 0:
+            rows.append(("gap", ""))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                rows += [("same", line) for line in before[i1:i2]]
+                continue
+            rows += [("removed", line) for line in before[i1:i2]]
+            rows += [("added", line) for line in after[j1:j2]]
+    return rows

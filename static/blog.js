@@ -142,6 +142,88 @@
     });
   }
 
+  /* ---------- Editor: a warning before losing unsaved work, and autosave ------------ */
+
+  function initEditorSafety() {
+    const form = document.getElementById("post-editor");
+    if (!form) return;
+    const status = document.getElementById("autosave-status");
+
+    // What the form holds, to tell whether anything was typed since the page was loaded.
+    function snapshot() {
+      const data = new FormData(form);
+      data.delete("csrf_token");
+      data.delete("action");
+      return new URLSearchParams(data).toString();
+    }
+    let saved = snapshot();
+    let submitting = false;
+    form.addEventListener("submit", () => {
+      submitting = true;
+    });
+    window.addEventListener("beforeunload", (event) => {
+      if (submitting || snapshot() === saved) return;
+      // The browser shows its own words ("Leave site? Changes you made may not be saved.").
+      event.preventDefault();
+      event.returnValue = "";
+    });
+
+    // Autosave: every N seconds while there is something new, once the post has a title.
+    const seconds = Number(form.dataset.autosaveSeconds || "30");
+    if (!form.dataset.autosaveUrl || !(seconds > 0)) return;
+    let lastSent = saved;
+    let busy = false;
+
+    function say(message, isError = false) {
+      if (!status) return;
+      status.classList.toggle("is-error", isError);
+      status.textContent = message;
+    }
+
+    async function autosave() {
+      const now = snapshot();
+      if (busy || now === lastSent) return;
+      const title = form.querySelector('[name="title"]');
+      if (title && !title.value.trim()) {
+        say("Autosave starts once the post has a title.");
+        return;
+      }
+      busy = true;
+      const data = new FormData(form);
+      data.delete("action");
+      try {
+        const response = await fetch(form.dataset.autosaveUrl, {
+          method: "POST",
+          body: data,
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        const payload = await response.json();
+        if (!response.ok) throw new Error(payload?.error?.message || "Autosave failed.");
+        lastSent = now;
+        if (payload.edit_url) {
+          // A new post is a draft now: from here on the editor edits it.
+          form.setAttribute("action", payload.edit_url);
+          form.dataset.autosaveUrl = payload.autosave_url;
+          window.history.replaceState(null, "", payload.edit_url);
+          saved = now; // the draft holds what is typed
+        }
+        say(payload.message);
+      } catch (error) {
+        say(
+          error instanceof TypeError
+            ? "Not autosaved: no connection. Your text is safe here; save when you are back."
+            : `Not autosaved: ${error.message}`,
+          true,
+        );
+      } finally {
+        busy = false;
+      }
+    }
+
+    window.setInterval(autosave, seconds * 1000);
+  }
+
   /* ---------- Moderation queue: in-place actions and WordPress's keyboard shortcuts ---- */
 
   function initQueue() {
@@ -427,6 +509,7 @@
     revealCurrentAdminTab();
     initCommentReply();
     initLivePreview();
+    initEditorSafety();
     initQueue();
     initSelectAll();
   }

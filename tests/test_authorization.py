@@ -20,6 +20,7 @@ state-changing form route with CSRF checks on and no token (refused, nothing cha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from blog.extensions import db
-from blog.models import PostType, User
+from blog.models import Post, PostType, User
 from blog.moderation import CommentStatus
 
 ANON, SUB, ANN, OTTO, MOD, ED, ADMIN = (
@@ -497,6 +498,98 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
             lambda w, _: _form_post(
                 f"/admin/posts/{w.draft_of_otto()[0]}/edit", **_post_form("Edited", "draft")
             ),
+        ),
+    )
+
+    def revisions_page(world: World, _who: str) -> Call:
+        post_id, title = world.draft_of_otto()
+        return Call("GET", f"/admin/posts/{post_id}/revisions", marker=title)
+
+    def revision_page(world: World, _who: str) -> Call:
+        from sqlalchemy import select
+
+        from blog.models import PostRevision
+
+        post_id, title = world.draft_of_otto()
+        with world.app.app_context():
+            revision_id = db.session.scalar(
+                select(PostRevision.id).where(PostRevision.post_id == post_id)
+            )
+        return Call("GET", f"/admin/posts/{post_id}/revisions/{revision_id}", marker=title)
+
+    def restore_revision(world: World, _who: str) -> Call:
+        """Otto's draft edited once, then its first revision put back."""
+        from sqlalchemy import select
+
+        from blog.models import PostRevision
+        from blog.services import posts as post_service
+
+        post_id, _title = world.draft_of_otto()
+        with world.app.app_context():
+            post = db.session.get(Post, post_id)
+            data = post_service.input_from(post)
+            otto = db.session.get(User, world.users[OTTO])
+            post_service.update_post(post, otto, dataclasses.replace(data, body="Changed."))
+            revision_id = db.session.scalar(
+                select(PostRevision.id)
+                .where(PostRevision.post_id == post_id)
+                .order_by(PostRevision.id)
+            )
+        return _form_post(f"/admin/posts/{post_id}/revisions/{revision_id}")
+
+    add(
+        "admin.post_revisions", "GET", Case("otto's revisions", "read", EDITS_OTTOS, revisions_page)
+    )
+    add(
+        "admin.post_revision",
+        "GET",
+        Case("a revision of otto's", "read", EDITS_OTTOS, revision_page),
+    )
+    add(
+        "admin.restore_post_revision",
+        "POST",
+        Case("restore a revision of otto's", "write", EDITS_OTTOS, restore_revision),
+    )
+    add(
+        "admin.autosave_post",
+        "POST",
+        Case(
+            "autosave otto's draft",
+            "write",
+            EDITS_OTTOS,
+            lambda w, _: _form_post(
+                f"/admin/posts/{w.draft_of_otto()[0]}/autosave",
+                title="Autosaved",
+                body="Typed.",
+                excerpt="",
+            ),
+        ),
+    )
+
+    def discard_autosave(world: World, _who: str) -> Call:
+        from blog.services import posts as post_service
+
+        post_id, _title = world.draft_of_otto()
+        with world.app.app_context():
+            post = db.session.get(Post, post_id)
+            otto = db.session.get(User, world.users[OTTO])
+            post_service.autosave(post, otto, "Unsaved", "Typed.", "")
+        return _form_post(f"/admin/posts/{post_id}/autosave/discard")
+
+    # Only otto has an autosave there to discard: others change nothing (a 303, or 403).
+    add(
+        "admin.discard_autosave",
+        "POST",
+        Case("discard otto's autosave", "write", frozenset({OTTO}), discard_autosave),
+    )
+    add(
+        "admin.autosave_new_post",
+        "POST",
+        Case(
+            "autosave a new post",
+            "write",
+            WRITERS,
+            lambda w, _: _form_post("/admin/posts/autosave", **_post_form(w.unique("auto"))),
         ),
     )
     add(

@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from blog.services.posts import BODY_MAX, SLUG_MAX, TITLE_MAX
+from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
 
 
 class PostForm(FlaskForm):
@@ -26,7 +26,7 @@ class PostForm(FlaskForm):
     body = TextAreaField("Body (Markdown)", validators=[Length(max=BODY_MAX)])
     excerpt = TextAreaField(
         "Excerpt",
-        validators=[Optional(), Length(max=2000)],
+        validators=[Optional(), Length(max=EXCERPT_MAX)],
         description="Shown on lists; empty: the start of the post.",
     )
     tags = StringField(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from blog.admin import bp
@@ -15,11 +15,13 @@ from blog.decorators import permission_required
 from blog.extensions import db
 from blog.models import BodyFormat, OutboxStatus, Permission, Post, PostStatus, PostType
 from blog.moderation import CommentStatus
-from blog.services import ServiceError
+from blog.services import ServiceError, revisions
 from blog.services import comments as comment_service
 from blog.services import outbox as outbox_service
 from blog.services import posts as post_service
 from blog.services.settings import site_settings
+from blog.templating import localtime
+from blog.text import line_diff
 
 
 @bp.get("/")
@@ -169,14 +171,45 @@ MESSAGES = {
 }
 
 
+def _render_editor(form: PostForm, post: Post | None, preview: str | None, **extra):
+    """The editor page, with the post's revisions and the user's unsaved autosave."""
+    history = revisions.history(post) if post is not None else []
+    autosaved = None
+    if post is not None and "restored" not in extra:
+        autosaved = revisions.pending_autosave(
+            post, current_user, post_service.custom_excerpt(post)
+        )
+    return render_template(
+        "admin/edit.html",
+        form=form,
+        post=post,
+        preview=preview,
+        history=history,
+        autosaved=autosaved,
+        autosave_seconds=current_app.config.get("AUTOSAVE_SECONDS", 30),
+        **extra,
+    )
+
+
 def _editor(post: Post | None):
     form = PostForm()
     if request.method == "GET":
+        restored = None
         if post is not None:
             _fill_form(form, post)
+            if request.args.get("restore") == "autosave":
+                # The unsaved work back in the form; nothing is saved until the user saves.
+                restored = revisions.pending_autosave(
+                    post, current_user, post_service.custom_excerpt(post)
+                )
+                if restored is not None:
+                    form.title.data, form.body.data = restored.title, restored.body
+                    form.excerpt.data = restored.excerpt
         # An existing post's preview is its stored HTML (what readers see) from the start.
-        preview = post.body_html if post is not None else None
-        return render_template("admin/edit.html", form=form, post=post, preview=preview)
+        preview = post.body_html if post is not None and restored is None else None
+        if restored is not None:
+            return _render_editor(form, post, preview, restored=restored)
+        return _render_editor(form, post, preview)
     action = request.form.get("action", "draft")
     if action == "preview" or not form.validate_on_submit():
         # Nothing saved: the page comes back with what was typed and the preview.
@@ -189,7 +222,7 @@ def _editor(post: Post | None):
             except ServiceError as exc:
                 form.body.errors = [*form.body.errors, exc.message]
         status = 200 if action == "preview" and not form.errors else 400
-        return render_template("admin/edit.html", form=form, post=post, preview=preview), status
+        return _render_editor(form, post, preview), status
     try:
         data = _form_input(form)
         if post is None:
@@ -205,7 +238,7 @@ def _editor(post: Post | None):
             target.errors = [*target.errors, exc.message]
         else:
             flash(exc.message, "error")
-        return render_template("admin/edit.html", form=form, post=post, preview=None), 400
+        return _render_editor(form, post, None), 400
     flash(MESSAGES.get(action, "Saved."), "success")
     return redirect(url_for("admin.edit_post", post_id=post.id), 303)
 
@@ -227,6 +260,111 @@ def _own_post(post_id: int) -> Post:
 @permission_required(Permission.WRITE)
 def edit_post(post_id: int):
     return _editor(_own_post(post_id))
+
+
+def _json_error(exc: ServiceError, status: int = 400):
+    return jsonify({"error": {"code": exc.field or "invalid", "message": exc.message}}), status
+
+
+@bp.post("/posts/autosave")
+@permission_required(Permission.WRITE)
+def autosave_new_post():
+    """The first autosave of a new post makes it a draft, which the editor then edits."""
+    form = PostForm()
+    if not form.validate_on_submit():
+        problems = [message for errors in form.errors.values() for message in errors]
+        message = " ".join(problems) or "The form could not be read; reload the page."
+        return jsonify({"error": {"code": "invalid", "message": message}}), 400
+    try:
+        post = post_service.create_post(current_user, _form_input(form), "draft")
+    except ServiceError as exc:
+        db.session.rollback()
+        return _json_error(exc, 403 if exc.status == 403 else 400)
+    return jsonify(
+        {
+            "post_id": post.id,
+            "edit_url": url_for("admin.edit_post", post_id=post.id),
+            "autosave_url": url_for("admin.autosave_post", post_id=post.id),
+            "message": f"Saved as a draft at {localtime(post.updated_at, '%H:%M:%S')}.",
+        }
+    )
+
+
+@bp.post("/posts/<int(max=2147483647):post_id>/autosave")
+@permission_required(Permission.WRITE)
+def autosave_post(post_id: int):
+    """Keep what the editor holds, unsaved, for a restore offer (JSON for the editor)."""
+    post = _own_post(post_id)
+    if not EmptyForm().validate_on_submit():
+        return jsonify({"error": {"code": "csrf", "message": "Reload the page."}}), 400
+    try:
+        when = post_service.autosave(
+            post,
+            current_user,
+            request.form.get("title", ""),
+            request.form.get("body", ""),
+            request.form.get("excerpt", ""),
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        return _json_error(exc)
+    return jsonify({"message": f"Autosaved at {localtime(when, '%H:%M:%S')}."})
+
+
+@bp.post("/posts/<int(max=2147483647):post_id>/autosave/discard")
+@permission_required(Permission.WRITE)
+def discard_autosave(post_id: int):
+    post = _own_post(post_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    revisions.discard_autosave(post, current_user)
+    flash("The unsaved changes were discarded.", "success")
+    return redirect(url_for("admin.edit_post", post_id=post.id), 303)
+
+
+@bp.get("/posts/<int(max=2147483647):post_id>/revisions")
+@permission_required(Permission.WRITE)
+def post_revisions(post_id: int):
+    post = _own_post(post_id)
+    return render_template("admin/revisions.html", post=post, history=revisions.history(post))
+
+
+@bp.get("/posts/<int(max=2147483647):post_id>/revisions/<int(max=2147483647):revision_id>")
+@permission_required(Permission.WRITE)
+def post_revision(post_id: int, revision_id: int):
+    """One revision against the post as it is now, with a button to put it back."""
+    post = _own_post(post_id)
+    revision = revisions.get(post, revision_id) or abort(404)
+    excerpt = post_service.custom_excerpt(post)
+    return render_template(
+        "admin/revision.html",
+        post=post,
+        revision=revision,
+        changes={
+            # As restoring would change the post: from what it is now to the revision.
+            "Title": line_diff(post.title, revision.title),
+            "Body": line_diff(post.body, revision.body),
+            "Excerpt": line_diff(excerpt, revision.excerpt),
+        },
+    )
+
+
+@bp.post("/posts/<int(max=2147483647):post_id>/revisions/<int(max=2147483647):revision_id>")
+@permission_required(Permission.WRITE)
+def restore_post_revision(post_id: int, revision_id: int):
+    post = _own_post(post_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    revision = revisions.get(post, revision_id) or abort(404)
+    when = localtime(revision.created_at, "%Y-%m-%d %H:%M")
+    try:
+        post_service.restore_revision(post, revision, current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.post_revision", post_id=post.id, revision_id=revision_id))
+    flash(f"Restored the revision of {when}. The version it replaced is a revision too.", "success")
+    return redirect(url_for("admin.edit_post", post_id=post.id), 303)
 
 
 @bp.post("/posts/<int(max=2147483647):post_id>/<any(unpublish, trash, restore):action>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from blog.models import (
     LegacyLink,
     Permission,
     Post,
+    PostRevision,
     PostStatus,
     PostType,
     SlugRedirect,
@@ -34,7 +36,7 @@ from blog.models import (
     utcnow,
 )
 from blog.sanitize import excerpt, render_markdown, render_wordpress_html, summary
-from blog.services import Forbidden, ServiceError
+from blog.services import Forbidden, ServiceError, revisions
 from blog.sqlutil import Prepared
 from blog.text import bad_characters, like_pattern
 from blog.timebox import TimeBox, TimedOut, TooDeep
@@ -42,6 +44,7 @@ from blog.timebox import TimeBox, TimedOut, TooDeep
 TITLE_MAX = 300
 SLUG_MAX = 200
 BODY_MAX = 1_000_000
+EXCERPT_MAX = 2000
 EXCERPT_WORDS_CHARS = 300
 # Beyond any real blog; keeps a page number from overflowing the database's OFFSET.
 MAX_PAGE = 1_000_000
@@ -350,6 +353,8 @@ def create_post(author: User, data: PostInput, action: str = "draft") -> Post:
         _apply(post, data)
         _set_publication(post, author, action, data.published_at)
     db.session.add(post)
+    db.session.flush()
+    revisions.record(post, author, data.excerpt.strip())
     db.session.commit()
     return post
 
@@ -357,11 +362,54 @@ def create_post(author: User, data: PostInput, action: str = "draft") -> Post:
 def update_post(post: Post, editor: User, data: PostInput, action: str = "update") -> Post:
     _check_can_edit(editor, post)
     _validate(data)
+    revisions.remember_before_first_edit(post, custom_excerpt(post))
     with db.session.no_autoflush:
         _apply(post, data)
         _set_publication(post, editor, action, data.published_at)
+    revisions.record(post, editor, data.excerpt.strip())
     db.session.commit()
     return post
+
+
+def input_from(post: Post) -> PostInput:
+    """The post as the editor would send it back unchanged (its typed excerpt only)."""
+    return PostInput(
+        title=post.title,
+        body=post.body,
+        slug=post.slug,
+        excerpt=custom_excerpt(post),
+        tags=[tag.name for tag in post.tags],
+        categories=["/".join(c.name for c in category.ancestry()) for category in post.categories],
+        comments_open=post.comments_open,
+        type=post.type,
+    )
+
+
+def restore_revision(post: Post, revision: PostRevision, user: User) -> Post:
+    """Put a revision's title, body and excerpt back (itself a new revision: undoable)."""
+    data = dataclasses.replace(
+        input_from(post), title=revision.title, body=revision.body, excerpt=revision.excerpt
+    )
+    return update_post(post, user, data, "update")
+
+
+def autosave(post: Post, user: User, title: str, body: str, excerpt: str) -> datetime:
+    """Keep what the editor holds unsaved (checked like a save, but nothing is published
+    or rendered): the time it was kept."""
+    _check_can_edit(user, post)
+    for name, value, limit in (
+        ("title", title, TITLE_MAX),
+        ("body", body, BODY_MAX),
+        ("excerpt", excerpt, EXCERPT_MAX),
+    ):
+        problem = bad_characters(value)
+        if problem:
+            raise ServiceError(f"{name.capitalize()} {problem}; please remove it.", field=name)
+        if len(value) > limit:
+            raise ServiceError(
+                f"The {name} is {len(value):,} characters; the limit is {limit:,}.", field=name
+            )
+    return revisions.store_autosave(post, user, title, body, excerpt)
 
 
 def unpublish(post: Post, user: User) -> None:

@@ -123,3 +123,57 @@ def test_the_posts_list_filters_and_acts_in_bulk(live_app, new_session, viewport
     page.goto("/admin/posts?s=flour")
     expect(rows).to_have_count(2)
     assert session.errors == [], session.errors
+
+
+def test_autosave_restore_and_the_unsaved_changes_warning(live_app, new_session):
+    from tests.browser.helpers import screenshot
+
+    create_user(live_app, "admin", "admin")
+    live_app.config["AUTOSAVE_SECONDS"] = 1
+    session = new_session()
+    page = session.page
+    log_in(page, "admin")
+    page.goto("/admin/posts/new")
+    status = page.locator("#autosave-status")
+    page.locator("#body").fill("Words before a title.")
+    expect(status).to_have_text("Autosave starts once the post has a title.")
+    page.locator("#title").fill("An autosaved idea")
+    # The first autosave makes a draft, and the editor goes on editing it.
+    expect(status).to_contain_text("Saved as a draft at")
+    expect(page).to_have_url(re.compile(r"/admin/posts/\d+/edit$"))
+    edit_url = page.url
+    page.locator("#body").fill("Words before a title, and after it.")
+    expect(status).to_contain_text("Autosaved at")
+
+    # Leaving with unsaved changes asks first (the dialog is dismissed: we stay).
+    page.close(run_before_unload=True)
+    for _ in range(50):
+        if session.dialogs:
+            break
+        session.context.pages[0].wait_for_timeout(100)
+    assert [d.split(":")[0] for d in session.dialogs] == ["beforeunload"]
+    assert not page.is_closed()
+
+    # Elsewhere (a new tab), the editor offers the unsaved words back.
+    other = session.context.new_page()
+    other.goto(edit_url)
+    notice = other.locator(".autosave-notice")
+    expect(notice).to_contain_text("You have changes to this post that were not saved")
+    screenshot(other, "editor-autosave-offer")
+    notice.get_by_role("link", name="Restore them").click()
+    expect(other.locator("#body")).to_have_value("Words before a title, and after it.")
+    other.get_by_role("button", name="Save draft").click()
+    expect(other.locator(".flash-success")).to_have_text("Draft saved.")
+    expect(other.locator(".autosave-notice")).to_have_count(0)
+    # A save leaves without asking.
+    assert [d.split(":")[0] for d in session.dialogs] == ["beforeunload"]
+
+    # Two revisions now: the autosaved draft and the saved words; the older one restores.
+    revisions = other.locator(".editor-revisions li")
+    expect(revisions).to_have_count(2)
+    revisions.nth(1).get_by_role("link").click()
+    expect(other.locator(".revision-diff .diff-added")).to_contain_text(["Words before a title."])
+    screenshot(other, "editor-revision")
+    other.get_by_role("button", name="Restore this revision").click()
+    expect(other.locator("#body")).to_have_value("Words before a title.")
+    assert session.errors == [], session.errors
