@@ -176,6 +176,9 @@ def test_screens(live_app, new_session, variant):
     expect(page.locator("#preview table")).to_have_count(1)
     _fits(page)
     screenshot(page, f"{variant}-editor")
+    # Leaving with unsaved changes would ask first (test_writing covers that): save them.
+    page.get_by_role("button", name="Update").click()
+    expect(page.locator(".flash-success")).to_be_visible()
 
     page.goto("/admin/comments")
     expect(page.locator(".queue-item")).to_have_count(3)
