@@ -489,3 +489,21 @@ def test_no_mail_without_a_mail_server(app: Flask, admin_client, people) -> None
     assert "no mail was sent" in response.get_data(as_text=True)
     with app.app_context():
         assert not db.session.scalars(sa.select(OutboxMessage)).all()
+
+
+def test_an_unchanged_shared_email_does_not_block_saving(app: Flask, admin_client, people) -> None:
+    """Two users with one address (an import) can still have their other fields edited."""
+    with app.app_context():
+        db.session.get(User, people["ann"]).email = "ed@example.com"
+        db.session.commit()
+    response = _edit(admin_client, people["ann"], email="ED@example.com", display_name="Ann")
+    assert response.status_code == 303
+    assert _user(app, "ann").display_name == "Ann"
+
+
+def test_role_changes_and_disabling_are_logged(app, admin_client, people, caplog) -> None:
+    with caplog.at_level("INFO", logger="blog.services.user_admin"):
+        _edit(admin_client, people["ann"], role="editor", email="ann@example.com")
+        admin_client.post(f"/admin/users/{people['ann']}/disable")
+    assert "user ann changed by admin: role author → editor" in caplog.text
+    assert "user ann disabled by admin" in caplog.text

@@ -6,6 +6,7 @@ line); one-time password links are ``blog.services.password_links``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -15,6 +16,8 @@ from blog.models import PERMISSION_WORDS, ROLE_PERMISSIONS, Post, PostStatus, Ro
 from blog.services import ServiceError
 from blog.services import users as user_service
 from blog.text import bad_characters, like_pattern
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 50
 SEARCH_MAX = 100
@@ -140,7 +143,13 @@ def update_user(
         changed.append("email")
         user.email = email
     db.session.commit()
+    if changed:
+        log.info("user %s changed by %s: %s", user.username, _who(actor), ", ".join(changed))
     return changed
+
+
+def _who(actor: User | None) -> str:
+    return actor.username if actor is not None else "the command line"
 
 
 def set_active(user: User, actor: User | None, active: bool) -> bool:
@@ -152,6 +161,7 @@ def set_active(user: User, actor: User | None, active: bool) -> bool:
         _keep_an_admin(user, actor, "disable")
     user.active = active
     db.session.commit()
+    log.info("user %s %s by %s", user.username, "enabled" if active else "disabled", _who(actor))
     if not active:
         user.session_token = None
         user_service.end_other_sessions(user)

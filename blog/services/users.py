@@ -147,6 +147,8 @@ def check_email(email: str, user: User | None = None) -> str:
         raise ServiceError(
             f"An email address is one address of at most {EMAIL_MAX} characters.", field="email"
         )
+    if user is not None and email.lower() == user.email.lower():
+        return email  # unchanged: an import may have left two users with one address
     query = select(User.id).where(func.lower(User.email) == email.lower())
     if user is not None:
         query = query.where(User.id != user.id)
