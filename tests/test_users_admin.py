@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from conftest import PASSWORD, create_post, create_user, login, make_app
 from flask import Flask
 from flask.testing import FlaskClient
+from test_notifications import Inbox, inbox, mail_app, smtp  # noqa: F401 - fixtures
 
 from blog.extensions import db
 from blog.models import (
@@ -507,3 +508,17 @@ def test_role_changes_and_disabling_are_logged(app, admin_client, people, caplog
         admin_client.post(f"/admin/users/{people['ann']}/disable")
     assert "user ann changed by admin: role author → editor" in caplog.text
     assert "user ann disabled by admin" in caplog.text
+
+
+def test_the_link_reaches_the_users_mailbox(mail_app: Flask, inbox: Inbox) -> None:  # noqa: F811
+    """Delivered for real, through the outbox, to an SMTP server; and it works."""
+    create_user(mail_app, "admin", "admin")
+    create_user(mail_app, "ann", "author", email="ann@example.org")
+    client = mail_app.test_client()
+    login(client, "admin")
+    token = _link_from(client.post(f"/admin/users/{_id(mail_app, 'ann')}/password-link"))
+    [mail] = inbox.to("ann@example.org")
+    assert "Set a new password" in mail.subject and f"/password/{token}" in mail.body
+    form = {"password": "from my inbox", "confirm": "from my inbox"}
+    assert mail_app.test_client().post(f"/password/{token}", data=form).status_code == 303
+    assert login(mail_app.test_client(), "ann", "from my inbox").status_code == 302
