@@ -374,14 +374,17 @@ def merge(kind: Kind, source: Term, target: Term) -> int:
         raise ServiceError(f"Pick another {kind} to merge into.", field="target")
     links, term_column = _links(kind)
     already = select(links.c.post_id).where(term_column == target.id)
-    moved = db.session.execute(
+    gaining = select(links.c.post_id).where(
+        term_column == source.id, links.c.post_id.not_in(already)
+    )
+    # Counted first: an INSERT ... SELECT's row count is not reported by every driver.
+    moved = db.session.scalar(select(func.count()).select_from(gaining.subquery())) or 0
+    db.session.execute(
         insert(links).from_select(
             ["post_id", term_column.name],
-            select(links.c.post_id, literal(target.id)).where(
-                term_column == source.id, links.c.post_id.not_in(already)
-            ),
+            select(gaining.subquery().c.post_id, literal(target.id)),
         )
-    ).rowcount
+    )
     db.session.execute(delete(links).where(term_column == source.id))
     column = _redirect_column(kind)
     db.session.execute(
@@ -403,7 +406,7 @@ def merge(kind: Kind, source: Term, target: Term) -> int:
     db.session.flush()
     _add_redirect(kind, old_slug, target)
     db.session.commit()
-    return max(int(moved or 0), 0)
+    return moved
 
 
 def remove(kind: Kind, term: Term) -> None:
