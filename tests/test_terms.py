@@ -52,6 +52,15 @@ def tagged(app: Flask, admin: str) -> dict[str, int]:
     return {"first": first, "second": second}
 
 
+def _path(app: Flask, post_id: int) -> str:
+    from blog.templating import post_path
+
+    with app.app_context(), app.test_request_context():
+        post = db.session.get(Post, post_id)
+        assert post is not None
+        return post_path(post)
+
+
 # --- the list --------------------------------------------------------------------------
 
 
@@ -321,6 +330,8 @@ def test_a_parent_that_makes_a_loop_is_refused(app: Flask, admin_client: FlaskCl
 def test_merge_asks_first_then_moves_posts_and_redirects(
     app: Flask, admin_client: FlaskClient, tagged: dict[str, int]
 ) -> None:
+    reader, path = app.test_client(), _path(app, tagged["first"])
+    assert 'href="/tag/flask/"' in reader.get(path).get_data(as_text=True)
     flask_tag, python = _tag(app, "flask"), _tag(app, "python")
     assert flask_tag and python
     ask = admin_client.post(f"/admin/tags/{flask_tag.id}/merge", data={"target": "Python"})
@@ -339,6 +350,8 @@ def test_merge_asks_first_then_moves_posts_and_redirects(
         assert len(rows) == 2
     moved = app.test_client().get("/tag/flask/")
     assert moved.status_code == 301 and moved.headers["Location"] == "/tag/python/"
+    page = reader.get(path).get_data(as_text=True)  # the cached page is stale: rendered anew
+    assert 'href="/tag/flask/"' not in page and 'href="/tag/python/"' in page
 
 
 def test_merge_carries_older_redirects_along(
@@ -413,6 +426,9 @@ def test_delete_asks_first_then_removes_and_404s(
     python = _tag(app, "python")
     assert python
     _edit(admin_client, "tags", python.id, name="Python", slug="py")
+    reader, path = app.test_client(), _path(app, tagged["second"])
+    assert 'href="/tag/py/"' in reader.get(path).get_data(as_text=True)
+    assert count_statements(app, reader, path) == 0  # cached
     ask = admin_client.post(f"/admin/tags/{python.id}/delete")
     assert ask.status_code == 200 and "Delete “Python”" in ask.get_data(as_text=True)
     assert _tag(app, "py") is not None
@@ -421,6 +437,7 @@ def test_delete_asks_first_then_removes_and_404s(
     assert _tag(app, "py") is None
     assert _post_terms(app, tagged["first"])[0] == ["flask"]
     assert _post_terms(app, tagged["second"])[0] == []
+    assert 'href="/tag/py/"' not in reader.get(path).get_data(as_text=True)
     anonymous = app.test_client()
     assert anonymous.get("/tag/py/").status_code == 404
     assert anonymous.get("/tag/python/").status_code == 404  # the old slug does not redirect
