@@ -516,3 +516,37 @@ def test_service_merge_counts_moved_posts(app: Flask, tagged: dict[str, int]) ->
         assert flask_tag and python
         assert term_service.merge("tag", python, flask_tag) == 1
         assert term_service.post_count("tag", flask_tag) == 2
+
+
+def test_a_slug_taken_meanwhile_is_a_message_not_an_error(
+    app: Flask, admin_client: FlaskClient, tagged: dict[str, int], monkeypatch
+) -> None:
+    """Two editors saving the same slug at once: the unique index decides, the loser is told."""
+    monkeypatch.setattr(term_service, "by_slug", lambda kind, slug: None)
+    response = admin_client.post("/admin/tags", data={"name": "Other", "slug": "python"})
+    assert response.status_code == 400
+    assert "Another tag took the slug “python” just now" in response.get_data(as_text=True)
+
+
+def test_markup_in_names_is_shown_as_text(
+    app: Flask, admin_client: FlaskClient, tagged: dict[str, int]
+) -> None:
+    name = '<img src=x onerror=alert(1)>"'
+    admin_client.post("/admin/tags", data={"name": name, "slug": "img"})
+    create_post(app, "admin", "Tagged oddly", tags=["img"])
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    for page in (admin_client.get("/admin/tags"), app.test_client().get("/tag/img/")):
+        html = page.get_data(as_text=True)
+        assert "<img src=x" not in html and escaped in html
+
+
+def test_slugs_in_other_scripts_redirect_encoded(
+    app: Flask, admin_client: FlaskClient, tagged: dict[str, int]
+) -> None:
+    tag = _tag(app, "flask")
+    assert tag
+    assert _edit(admin_client, "tags", tag.id, name="Колба", slug="Колба").status_code == 303
+    moved = app.test_client().get("/tag/flask/")
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == "/tag/%D0%BA%D0%BE%D0%BB%D0%B1%D0%B0/"
+    assert app.test_client().get(moved.headers["Location"]).status_code == 200

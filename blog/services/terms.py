@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, literal, or_, select
 from sqlalchemy import update as update_rows
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from blog.extensions import db
@@ -338,6 +339,18 @@ def _add_redirect(kind: Kind, old_slug: str, term: Term) -> None:
     db.session.add(TermRedirect(kind=kind, old_slug=old_slug, **{column: term.id}))
 
 
+def _commit(kind: Kind, slug: str) -> None:
+    """Commit; a term given the same slug by someone else meanwhile is a message, not a
+    server error (the unique index decides)."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(
+            f"Another {kind} took the slug “{slug}” just now; pick another slug.", field="slug"
+        ) from None
+
+
 def create(kind: Kind, data: TermInput) -> Term:
     name, slug, description = _validate(kind, data, None)
     term = model(kind)(name=name, slug=slug, description=description)
@@ -345,7 +358,7 @@ def create(kind: Kind, data: TermInput) -> Term:
         term.parent = _check_parent(None, data.parent_id)
     _free_old_slug(kind, slug)
     db.session.add(term)
-    db.session.commit()
+    _commit(kind, slug)
     return term
 
 
@@ -362,7 +375,7 @@ def update(kind: Kind, term: Term, data: TermInput) -> Term:
         _free_old_slug(kind, slug)
         term.slug = slug
     term.name, term.description = name, description
-    db.session.commit()
+    _commit(kind, slug)
     return term
 
 
