@@ -550,3 +550,16 @@ def test_slugs_in_other_scripts_redirect_encoded(
     assert moved.status_code == 301
     assert moved.headers["Location"] == "/tag/%D0%BA%D0%BE%D0%BB%D0%B1%D0%B0/"
     assert app.test_client().get(moved.headers["Location"]).status_code == 200
+
+
+def test_deleting_a_term_that_shadowed_a_redirect_leaves_a_404(
+    app: Flask, admin_client: FlaskClient, tagged: dict[str, int]
+) -> None:
+    tag = _tag(app, "flask")
+    assert tag
+    _edit(admin_client, "tags", tag.id, name="Flask", slug="flask-web")
+    create_post(app, "admin", "A new flask", tags=["flask"])  # the editor makes a new "flask"
+    newer = _tag(app, "flask")
+    assert newer is not None and newer.id != tag.id
+    admin_client.post(f"/admin/tags/{newer.id}/delete", data={"confirm": "yes"})
+    assert app.test_client().get("/tag/flask/").status_code == 404

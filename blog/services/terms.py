@@ -431,6 +431,9 @@ def remove(kind: Kind, term: Term) -> None:
     links, term_column = _links(kind)
     db.session.execute(delete(links).where(term_column == term.id))
     db.session.execute(delete(TermRedirect).where(_redirect_column(kind) == term.id))
+    # A redirect its slug may have shadowed (a term made by the editor or an import with an
+    # old slug) must not come back: the deleted term's address is gone.
+    _free_old_slug(kind, term.slug)
     if kind == "category":
         assert isinstance(term, Category)
         db.session.execute(

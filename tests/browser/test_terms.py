@@ -72,6 +72,12 @@ def test_term_screens(live_app, new_session, scheme):
         shot = f"{name}-{scheme}"
         page.goto("/admin/tags")
         screenshot(page, f"{shot}-admin-tags")
+        page.get_by_role("link", name="Travel", exact=True).click()
+        screenshot(page, f"{shot}-admin-tag-edit")
+        page.fill("#target", "japan")
+        page.get_by_role("button", name="Merge…").click()
+        expect(page.get_by_role("button", name="Merge into “Japan”")).to_be_visible()
+        screenshot(page, f"{shot}-admin-tag-merge")
         page.goto("/admin/categories")
         page.fill("#name", "x" * 201)
         page.get_by_role("button", name="Add category").click()
