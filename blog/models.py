@@ -88,6 +88,8 @@ class Permission(enum.IntFlag):
     MODERATE = enum.auto()  # moderate every comment
     MANAGE_SETTINGS = enum.auto()
     MANAGE_USERS = enum.auto()
+    # Tags and categories: rename, merge, delete (WordPress's manage_categories).
+    MANAGE_TERMS = enum.auto()
 
 
 #: What each permission lets a user do, in plain words (the users page's legend of roles).
@@ -98,6 +100,7 @@ PERMISSION_WORDS: dict[Permission, str] = {
     Permission.MODERATE: "moderate every comment",
     Permission.MANAGE_SETTINGS: "change the site's settings",
     Permission.MANAGE_USERS: "manage users, API tokens, import, export and personal data",
+    Permission.MANAGE_TERMS: "manage tags and categories: rename, describe, merge, delete",
 }
 
 
@@ -118,7 +121,8 @@ ROLE_PERMISSIONS: dict[Role, Permission] = {
     Role.EDITOR: Permission.WRITE
     | Permission.PUBLISH
     | Permission.EDIT_OTHERS
-    | Permission.MODERATE,
+    | Permission.MODERATE
+    | Permission.MANAGE_TERMS,
     Role.AUTHOR: Permission.WRITE | Permission.PUBLISH,
     Role.MODERATOR: Permission.MODERATE,
     Role.SUBSCRIBER: Permission(0),
@@ -279,6 +283,8 @@ post_categories = Table(
 
 class Tag(db.Model):
     __tablename__ = "tags"
+    # The admin's list of tags, a page at a time in name order.
+    __table_args__ = (Index("ix_tags_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -288,6 +294,7 @@ class Tag(db.Model):
 
 class Category(db.Model):
     __tablename__ = "categories"
+    __table_args__ = (Index("ix_categories_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -432,6 +439,25 @@ class SlugRedirect(db.Model):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
 
     post: Mapped[Post] = relationship()
+
+
+class TermRedirect(db.Model):
+    """An old slug of a tag or category (renamed, or merged into another), answered with a
+    301 to the term's archive. Exactly one of ``tag_id`` and ``category_id`` is set, as
+    ``kind`` says; deleting the term deletes its redirects, so its old addresses are 404."""
+
+    __tablename__ = "term_redirects"
+    __table_args__ = (UniqueConstraint("kind", "old_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "tag" or "category"
+    old_slug: Mapped[str] = mapped_column(String(200))
+    tag_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), nullable=True, index=True
+    )
 
 
 class LegacyLink(db.Model):

@@ -63,6 +63,8 @@ WRITERS = frozenset({ANN, OTTO, ED, ADMIN})
 MODERATES_OTTOS = frozenset({OTTO, MOD, ED, ADMIN})
 EDITS_OTTOS = frozenset({OTTO, ED, ADMIN})
 ADMINS = frozenset({ADMIN})
+# Tags and categories (WordPress's manage_categories).
+MANAGES_TERMS = frozenset({ED, ADMIN})
 
 # Columns that change by being looked at, not by a decision.
 VOLATILE = {"last_seen_at", "last_used_at"}
@@ -156,6 +158,14 @@ class World:
             db.session.add(message)
             db.session.commit()
             return message.id, subject
+
+    def term(self, kind: str = "tag") -> tuple[int, str]:
+        """(id, name) of a new tag or category."""
+        from blog.services import terms
+
+        name = self.unique(kind)
+        with self.app.app_context():
+            return terms.create(kind, terms.TermInput(name=name)).id, name  # type: ignore[arg-type]
 
     def draft_of_otto(self) -> tuple[int, str]:
         title = self.unique("draft")
@@ -473,6 +483,45 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
             lambda w, _: Call("GET", "/admin/tokens", marker=w.token_of(OTTO)[1]),
         ),
     )
+
+    # --- tags and categories
+    for kinds, kind in (("tags", "tag"), ("categories", "category")):
+
+        def term_list(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            _, name = world.term(kind)
+            return Call("GET", f"/admin/{kinds}", marker=name)
+
+        def term_page(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            term_id, name = world.term(kind)
+            return Call("GET", f"/admin/{kinds}/{term_id}", marker=name)
+
+        def term_add(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            return _form_post(f"/admin/{kinds}", name=world.unique(kind), slug="", parent="")
+
+        def term_rename(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            term_id, _ = world.term(kind)
+            return _form_post(
+                f"/admin/{kinds}/{term_id}", name=world.unique("renamed"), slug="", parent=""
+            )
+
+        def term_merge(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            source, _ = world.term(kind)
+            _, target = world.term(kind)
+            return _form_post(f"/admin/{kinds}/{source}/merge", target=target, confirm="yes")
+
+        def term_delete(world: World, _who: str, kinds=kinds, kind=kind) -> Call:
+            term_id, _ = world.term(kind)
+            return _form_post(f"/admin/{kinds}/{term_id}/delete", confirm="yes")
+
+        for endpoint, method, what, how, make in (
+            ("admin.terms", "GET", "list", "read", term_list),
+            ("admin.terms", "POST", "add", "write", term_add),
+            ("admin.term_edit", "GET", "edit page", "read", term_page),
+            ("admin.term_edit", "POST", "rename", "write", term_rename),
+            ("admin.term_merge", "POST", "merge", "write", term_merge),
+            ("admin.term_delete", "POST", "delete", "write", term_delete),
+        ):
+            add(endpoint, method, Case(f"{kinds}: {what}", how, MANAGES_TERMS, make))
 
     # --- writing
     add(

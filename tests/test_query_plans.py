@@ -256,3 +256,24 @@ def test_the_users_list(app: Flask, client: FlaskClient, site, query: str) -> No
     """Each user's post count comes from the author's index, not a scan of the posts."""
     read_as(client, "admin")
     check(app, lambda: client.get(f"/admin/users{query}").status_code == 200)
+
+
+@pytest.mark.parametrize("kinds", ["tags", "categories"])
+def test_the_tags_and_categories_lists(app: Flask, client: FlaskClient, site, kinds) -> None:
+    """Each term's post count comes from the link table's index, for the page's terms only;
+    merging and deleting touch a term's links by that index too."""
+    read_as(client, "admin")
+    check(app, lambda: client.get(f"/admin/{kinds}").status_code == 200 or pytest.fail(kinds))
+    check(app, lambda: client.get(f"/admin/{kinds}?s=a&page=2"))
+    kind = "tag" if kinds == "tags" else "category"
+    create_post(app, "admin", title="More", tags=["c"], categories=["d"])
+    with app.app_context():
+        from blog.services import terms
+
+        source = terms.by_slug(kind, "a" if kind == "tag" else "d")
+        target = terms.create(kind, terms.TermInput(name="Target"))  # type: ignore[arg-type]
+        source_id, target_id = source.id, target.id
+    check(app, lambda: client.get(f"/admin/{kinds}/{target_id}"))
+    form = {"target": "target", "confirm": "yes"}
+    check(app, lambda: client.post(f"/admin/{kinds}/{source_id}/merge", data=form))
+    check(app, lambda: client.post(f"/admin/{kinds}/{target_id}/delete", data={"confirm": "yes"}))

@@ -222,3 +222,28 @@ class UserCreateForm(UserEditForm):
         description=f"At least {MIN_PASSWORD_LENGTH} characters. Empty: you get a one-time "
         "link for the user to choose their own (mailed to them when mail is set up).",
     )
+
+
+class TermForm(FlaskForm):
+    """A tag or category: add (``/admin/tags``) and edit (``/admin/tags/ID``). Limits are
+    checked by the terms service, so the form keeps over-long input to show it back."""
+
+    name = StringField("Name", description="As it appears on the site.")
+    slug = StringField(
+        "Slug",
+        description="The last part of the archive's address: letters, digits and hyphens. "
+        "Empty: made from the name.",
+    )
+    parent = SelectField("Parent category", choices=[], validate_choice=False)
+    description = TextAreaField(
+        "Description",
+        render_kw={"rows": 4},
+        description="Plain text, shown at the top of the archive page.",
+    )
+
+
+class MergeForm(FlaskForm):
+    """Merge a term into another, named by slug or name; ``confirm`` is the second step."""
+
+    target = StringField("Merge into", description="The slug or the name of the other one.")
+    confirm = StringField()

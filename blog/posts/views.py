@@ -14,6 +14,7 @@ from blog.pagecache.keys import COMMENTS, SITE
 from blog.posts import bp
 from blog.services import ServiceError
 from blog.services import posts as post_service
+from blog.services import terms as term_service
 from blog.services.posts import PostPage
 from blog.services.settings import discussion_settings, site_settings
 from blog.templating import post_month, post_path
@@ -34,6 +35,7 @@ def _listing(
     page: int,
     archive: bool = True,
     first: list | None = None,
+    description: str = "",
     **endpoint_args,
 ):
     """A page of a list of posts. An archive (a tag, category, author or month) with nothing
@@ -56,6 +58,7 @@ def _listing(
         pagination=pagination,
         posts=posts,
         title=title,
+        description=description,
         endpoint=endpoint,
         endpoint_args=endpoint_args,
     )
@@ -91,19 +94,37 @@ def index(page: int = 1):
 @bp.get("/tag/<slug>/page/<int:page>/")
 def tag(slug: str, page: int = 1):
     cacheable(SITE, COMMENTS)  # lists show comment counts
-    found = db.session.scalar(select(Tag).where(Tag.slug == slug)) or abort(404)
+    found = db.session.scalar(select(Tag).where(Tag.slug == slug))
+    if found is None:
+        # A renamed or merged tag: its old address leads to the tag it is now.
+        moved = term_service.redirect_target("tag", slug) or abort(404)
+        args = {"page": page} if page > 1 else {}
+        return redirect(url_for("posts.tag", slug=moved.slug, **args), 301)
     query = post_service.by_tag(post_service.visible_posts(), found)
-    return _listing(query, f"Tag: {found.name}", "posts.tag", page, slug=slug)
+    return _listing(
+        query, f"Tag: {found.name}", "posts.tag", page, description=found.description, slug=slug
+    )
 
 
 @bp.get("/category/<path:path>/")
 def category(path: str):
     cacheable(SITE, COMMENTS)  # lists show comment counts
     slug = path.rstrip("/").split("/")[-1]
-    found = db.session.scalar(select(Category).where(Category.slug == slug)) or abort(404)
     page = request.args.get("page", 1, type=int)
+    found = db.session.scalar(select(Category).where(Category.slug == slug))
+    if found is None:
+        moved = term_service.redirect_target("category", slug) or abort(404)
+        args = {"page": page} if page > 1 else {}
+        return redirect(url_for("posts.category", path=moved.slug, **args), 301)
     query = post_service.by_category(post_service.visible_posts(), found)
-    return _listing(query, f"Category: {found.name}", "posts.category", page, path=path)
+    return _listing(
+        query,
+        f"Category: {found.name}",
+        "posts.category",
+        page,
+        description=found.description,
+        path=path,
+    )
 
 
 @bp.get("/author/<username>/")
