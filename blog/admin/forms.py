@@ -11,6 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from blog.services.media import ALT_MAX
 from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
 
 
@@ -182,3 +183,16 @@ class PrivacyForm(FlaskForm):
         validators=[DataRequired("Give the email the comments were sent with."), Length(max=100)],
     )
     delete = BooleanField("Delete the comments instead of anonymising them")
+
+
+class MediaUploadForm(FlaskForm):
+    """One file for the media library (``/admin/media/upload``), from the library page or
+    the editor."""
+
+    file = FileField("File", validators=[FileRequired("Choose a file to upload.")])
+
+
+class AltTextForm(FlaskForm):
+    """An image's alt text: what a reader who cannot see it is told."""
+
+    alt_text = StringField("Alt text", validators=[Length(max=ALT_MAX)])
