@@ -476,3 +476,14 @@ def test_upload_folder_setting(database_uri: str, tmp_path: Path) -> None:
         url = upload(client, png(), "x.png", json=True).get_json()["url"]
         assert (shared / url.removeprefix("/uploads/")).is_file()
         assert client.get(url).status_code == 200
+
+
+def test_an_imported_javascript_url_is_never_linked(app: Flask, author_client) -> None:
+    with app.app_context():
+        db.session.add(
+            Media(title="evil", original_url="javascript:alert(1)", content_type="image/png")
+        )
+        db.session.commit()
+    page = author_client.get("/admin/media").get_data(as_text=True)
+    assert 'href="javascript' not in page and 'src="javascript' not in page
+    assert "![evil](javascript" not in page

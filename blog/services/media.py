@@ -74,9 +74,16 @@ def url_of(stored_path: str) -> str:
     return URL_PREFIX + stored_path
 
 
+_WEB_URL_RE = re.compile(r"https?://[^\s\"'<>]+", re.ASCII | re.IGNORECASE)
+
+
 def src_of(media: Media) -> str:
-    """Where readers fetch it: our copy, else the URL an import recorded."""
-    return url_of(media.stored_path) if media.stored_path else media.original_url
+    """Where readers fetch it: our copy, else the URL an import recorded when it is a web
+    address (an export could name ``javascript:...``; the library never links that)."""
+    if media.stored_path:
+        return url_of(media.stored_path)
+    url = media.original_url.strip()
+    return url if _WEB_URL_RE.fullmatch(url) else ""
 
 
 def is_image(media: Media) -> bool:
