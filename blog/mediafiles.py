@@ -192,6 +192,10 @@ def _process_image(
     image.load()
     icc = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)  # the pixels as the camera meant them
+    if upright.mode in ("1", "P", "LA", "I", "I;16", "F"):
+        # Palettes and unusual depths resize badly (or not at all): full colour for the work.
+        has_alpha = upright.mode == "LA" or "transparency" in upright.info
+        upright = upright.convert("RGBA" if has_alpha else "RGB")
     original = _encode(upright, file_type, icc)
     variants = []
     for width in sorted(set(widths)):

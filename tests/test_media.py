@@ -487,3 +487,22 @@ def test_an_imported_javascript_url_is_never_linked(app: Flask, author_client) -
     page = author_client.get("/admin/media").get_data(as_text=True)
     assert 'href="javascript' not in page and 'src="javascript' not in page
     assert "![evil](javascript" not in page
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("mode", ["RGB", "P", "RGBA", "L"])
+def test_every_format_and_mode_comes_out_clean_and_resized(fmt: str, mode: str) -> None:
+    if fmt == "JPEG" and mode in ("P", "RGBA"):
+        pytest.skip("JPEG has no palette or alpha")
+    image = Image.new("RGB", (1000, 700), (30, 160, 90)).convert(mode)
+    exif = Image.Exif()
+    exif[GPS_IFD] = {1: "N", 2: (1.0, 2.0, 3.0)}
+    exif[0x010F] = "SpyCam Inc."
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes())
+    processed = mediafiles.process(out.getvalue(), mediafiles.FILE_TYPES, [480, 960], 10**8)
+    assert processed.type.pillow_format == fmt
+    assert [v.width for v in processed.variants] == [480, 960]
+    for data in [processed.data, *(v.data for v in processed.variants)]:
+        assert b"SpyCam" not in data
+        assert not Image.open(io.BytesIO(data)).getexif()
