@@ -207,7 +207,9 @@
                 : `The upload failed (error ${response.status}).`),
           );
         }
-        insert(payload.snippet);
+        // A post imported from WordPress is written in HTML, not Markdown.
+        const format = editor.elements.namedItem("body_format");
+        insert(format && format.value === "html" ? payload.html_snippet : payload.snippet);
         input.value = "";
         say(`Uploaded ${payload.filename}; its Markdown is in the body.`);
       } catch (error) {

@@ -113,6 +113,7 @@ def test_png_named_txt_is_stored_as_png(app: Flask, author_client: FlaskClient) 
     assert item["content_type"] == "image/png"
     assert item["url"].endswith(".png") and "notes" not in item["url"]
     assert item["filename"] == "notes.png"
+    assert item["html_snippet"] == f'<img src="{item["url"]}" alt="notes">'
     (media,) = rows(app)
     assert media.content_type == "image/png"
     assert media.stored_path.endswith(".png")

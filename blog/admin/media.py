@@ -97,6 +97,7 @@ def media_upload():
                     "id": item.id,
                     "url": media_service.src_of(item),
                     "snippet": media_service.snippet(item),
+                    "html_snippet": media_service.html_snippet(item),
                     "filename": item.filename,
                     "content_type": item.content_type,
                     "width": item.width,

@@ -9,6 +9,7 @@ hold only what ``blog.mediafiles`` made of the upload.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -96,6 +97,14 @@ def snippet(media: Media) -> str:
         alt = media.alt_text or media.title or ""
         return f"![{_escape_brackets(alt)}]({src_of(media)})"
     return f"[{_escape_brackets(media.title or media.filename or 'file')}]({src_of(media)})"
+
+
+def html_snippet(media: Media) -> str:
+    """The same as HTML, for a post imported from WordPress (its body is HTML)."""
+    src = html.escape(src_of(media))
+    if is_image(media):
+        return f'<img src="{src}" alt="{html.escape(media.alt_text or media.title or "")}">'
+    return f'<a href="{src}">{html.escape(media.title or media.filename or "file")}</a>'
 
 
 def _escape_brackets(text: str) -> str:
