@@ -49,6 +49,21 @@ class Default:
     # up to WXR_MAX_BYTES).
     WXR_UPLOAD_MAX_BYTES = 32 * 1024 * 1024
 
+    # Media uploads (README, "Media"). Empty UPLOAD_FOLDER: instance/uploads; set it to a
+    # directory every machine mounts when several serve the blog.
+    UPLOAD_FOLDER = ""
+    # The largest file the media library and the editor take (refused with a message); only
+    # the upload route accepts a body this big, every other form keeps MAX_CONTENT_LENGTH.
+    UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+    # What may be uploaded, judged by content (SVG and HTML never: they can run script).
+    # From the environment as JSON or a comma-separated list.
+    UPLOAD_ALLOWED_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"]
+    # Widths (px) of the smaller copies made of each image, for srcset; never enlarged.
+    UPLOAD_IMAGE_WIDTHS = [480, 960, 1600]
+    # The most pixels (all frames) an image may have before it is decoded: decompression bombs.
+    UPLOAD_MAX_PIXELS = 50_000_000
+    MEDIA_PER_PAGE = 24
+
     # Anti-abuse (INTERFACE.md).
     COMMENT_FLOOD_SECONDS = 15
     # Days a comment keeps its IP address and browser (`flask privacy purge-ips`, from

@@ -201,11 +201,13 @@ def _register_blueprints(app: Flask) -> None:
     from blog.feeds import bp as feeds_bp
     from blog.health import bp as health_bp
     from blog.posts import bp as posts_bp
+    from blog.uploads import bp as uploads_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(feeds_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(uploads_bp)
     # Last: its /<slug>/ catch-all must not shadow the others.
     app.register_blueprint(posts_bp)

@@ -509,6 +509,23 @@ class Media(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Uploads only (imported attachments keep 0 / None / []): the stored original's size,
+    # its pixels after EXIF orientation, and the smaller copies made for srcset, each
+    # {"width": W, "height": H, "path": stored path}, narrowest first.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    alt_text: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+    uploader: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        # The library, newest first, one page at a time.
+        Index("ix_media_created", "created_at", "id"),
+        # Rendering a post: its /uploads/ images by stored path.
+        Index("ix_media_stored_path", "stored_path"),
+    )
 
 
 class Comment(db.Model):

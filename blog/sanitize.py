@@ -41,6 +41,7 @@ __all__ = [
     "parse_whitelist",
     "plain_text",
     "render_markdown",
+    "render_markdown_job",
     "render_wordpress_html",
     "sanitize_comment",
 ]
@@ -102,7 +103,9 @@ AUTHOR_WHITELIST: Whitelist = MappingProxyType(
         "sup": frozenset({"id"}),
         "sub": frozenset(),
         "a": frozenset({"href", "title", "class"}),
-        "img": frozenset({"src", "alt", "title", "width", "height"}),
+        # srcset/sizes: the smaller copies of an uploaded image (media library), added on
+        # write by the renderer; every URL in srcset is checked like src.
+        "img": frozenset({"src", "alt", "title", "width", "height", "srcset", "sizes"}),
         "table": frozenset(),
         "thead": frozenset(),
         "tbody": frozenset(),
@@ -814,6 +817,32 @@ def _author_attribute(tag: str, name: str, value: str) -> bool:
         return pattern is not None and pattern.fullmatch(value) is not None
     if name == "id":
         return _FOOTNOTE_ID_RE.fullmatch(value) is not None
+    if name == "srcset":
+        return _is_srcset(value)
+    if name == "sizes":
+        return _SIZES_RE.fullmatch(value) is not None and "url" not in value
+    if name in ("width", "height"):
+        return value.isascii() and value.isdecimal() and len(value) <= 5
+    return True
+
+
+#: One srcset candidate's descriptor: a width ("480w") or a density ("2x").
+_SRCSET_DESCRIPTOR_RE = re.compile(r"\d{1,5}w|\d{1,2}(?:\.\d{1,2})?x", re.ASCII)
+#: ``sizes``: media conditions and lengths only (no url(), no quotes, no functions but calc).
+_SIZES_RE = re.compile(r"[a-z0-9 ().,:%+*/-]{1,300}", re.ASCII)
+
+
+def _is_srcset(value: str) -> bool:
+    """A srcset of "URL descriptor" candidates, each URL allowed as a post's ``src`` is."""
+    candidates = [part.strip() for part in value.split(",")]
+    if not 0 < len(candidates) <= 20:
+        return False
+    for candidate in candidates:
+        url, _, descriptor = candidate.partition(" ")
+        if not url or not _is_author_url(url) or "," in url:
+            return False
+        if descriptor.strip() and not _SRCSET_DESCRIPTOR_RE.fullmatch(descriptor.strip()):
+            return False
     return True
 
 
@@ -941,20 +970,58 @@ class _AlignAsClass(markdown.treeprocessors.Treeprocessor):
                 cell.set("class", f"align-{align}")
 
 
+class _ResponsiveImages(markdown.treeprocessors.Treeprocessor):
+    """An uploaded image (``![alt](/uploads/...)``) gets its width, height, srcset and sizes
+    from the facts the caller looked up, so readers' browsers fetch the copy that fits and
+    reserve its room before it arrives. Raw HTML ``<img>`` is left as the author wrote it."""
+
+    def __init__(self, md: markdown.Markdown, images: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__(md)
+        self.images = images
+
+    def run(self, root: Any) -> None:
+        for img in root.iter("img"):
+            facts = self.images.get(img.get("src", ""))
+            if not facts:
+                continue
+            width = int(facts["width"])
+            img.set("width", str(width))
+            img.set("height", str(int(facts["height"])))
+            if "srcset" in facts and "," in facts["srcset"]:
+                img.set("srcset", facts["srcset"])
+                img.set("sizes", f"(max-width: {width}px) 100vw, {width}px")
+
+
 class _AsPeopleWrite(markdown.Extension):
+    def __init__(self, images: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.images = images or {}
+
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's name
         md.preprocessors.register(_ListIndents(md), "list_indents", 35)
         md.treeprocessors.register(_AlignAsClass(md), "align_as_class", 5)
+        if self.images:
+            # After the inline patterns (20), which turn ![alt](src) into <img>.
+            md.treeprocessors.register(_ResponsiveImages(md, self.images), "images", 4)
 
 
-def render_markdown(text: str) -> str:
-    """A post's Markdown -> safe HTML. Raw HTML in the Markdown goes through the same cleaner."""
+def render_markdown(text: str, images: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """A post's Markdown -> safe HTML. Raw HTML in the Markdown goes through the same cleaner.
+
+    ``images`` maps an uploaded image's address to its ``width``, ``height`` and ``srcset``
+    (``blog.services.media.images_in``): those images are written responsive."""
     # A Markdown instance keeps per-document state (footnotes): a fresh one is ~0.1 ms.
     converter = markdown.Markdown(
-        extensions=["fenced_code", "tables", "footnotes", "sane_lists", _AsPeopleWrite()],
+        extensions=["fenced_code", "tables", "footnotes", "sane_lists", _AsPeopleWrite(images)],
         extension_configs=_MARKDOWN_CONFIG,
     )
     return _author_cleaners.value.clean(converter.convert(text))
+
+
+def render_markdown_job(job: list[Any]) -> str:
+    """``render_markdown(text, images)`` from one JSON value, for a TimeBox helper process."""
+    text, images = job
+    return render_markdown(text, images)
 
 
 # --------------------------------------------------------------------------------------------

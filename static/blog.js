@@ -142,6 +142,87 @@
     });
   }
 
+  /* ---------- Editor: upload a file and put its Markdown at the cursor ---------------- */
+
+  function initEditorUpload() {
+    const upload = document.getElementById("editor-upload");
+    const editor = document.getElementById("post-editor");
+    if (!upload || !editor) return;
+    const body = editor.elements.namedItem(upload.dataset.insertInto || "body");
+    const input = document.getElementById("editor-upload-file");
+    const status = document.getElementById("editor-upload-status");
+    if (!body || !input) return;
+    const button = document.querySelector('button[form="editor-upload"]');
+    if (status) status.textContent = "The Markdown for the file goes where the cursor is.";
+
+    function say(message, isError = false) {
+      if (!status) return;
+      status.classList.toggle("is-error", isError);
+      status.textContent = message;
+    }
+
+    function insert(text) {
+      // On a line of its own, where the cursor was (or at the end if the body never had it).
+      const start = body.selectionStart ?? body.value.length;
+      const end = body.selectionEnd ?? start;
+      const before = body.value.slice(0, start);
+      let lead = "\n\n";
+      if (before === "" || before.endsWith("\n\n")) lead = "";
+      else if (before.endsWith("\n")) lead = "\n";
+      const after = body.value.slice(end);
+      const tail = after.startsWith("\n") ? "" : "\n";
+      body.focus();
+      body.setRangeText(lead + text + tail, start, end, "end");
+      // The live preview and the unsaved-work guard follow typing: this counts as typing.
+      body.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+
+    upload.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!input.files || input.files.length === 0) {
+        say("Choose a file first.", true);
+        return;
+      }
+      const data = new FormData(upload); // holds the file input too (form="editor-upload")
+      if (button) button.disabled = true;
+      say("Uploading…");
+      try {
+        const response = await fetch(upload.action, {
+          method: "POST",
+          body: data,
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        let payload = null;
+        try {
+          payload = await response.json();
+        } catch {
+          payload = null;
+        }
+        if (!response.ok) {
+          throw new Error(
+            payload?.error?.message ||
+              (response.status === 413
+                ? "The file is larger than the upload limit."
+                : `The upload failed (error ${response.status}).`),
+          );
+        }
+        // A post imported from WordPress is written in HTML, not Markdown.
+        const format = editor.elements.namedItem("body_format");
+        insert(format && format.value === "html" ? payload.html_snippet : payload.snippet);
+        input.value = "";
+        say(`Uploaded ${payload.filename}; its Markdown is in the body.`);
+      } catch (error) {
+        say(
+          error instanceof TypeError ? "Not uploaded: no connection." : error.message,
+          true,
+        );
+      } finally {
+        if (button) button.disabled = false;
+      }
+    });
+  }
+
   /* ---------- Editor: a warning before losing unsaved work, and autosave ------------ */
 
   function initEditorSafety() {
@@ -510,6 +591,7 @@
     initCommentReply();
     initLivePreview();
     initEditorSafety();
+    initEditorUpload();
     initQueue();
     initSelectAll();
   }

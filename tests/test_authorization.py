@@ -167,6 +167,25 @@ class World:
         with self.app.app_context():
             return terms.create(kind, terms.TermInput(name=name)).id, name  # type: ignore[arg-type]
 
+    def media_of_otto(self) -> tuple[int, str]:
+        """(id, name) of a library entry otto uploaded (a row; its files need not exist)."""
+        import secrets
+
+        from blog.models import Media
+
+        name = self.unique("photo") + ".png"
+        with self.app.app_context():
+            media = Media(
+                title=name,
+                filename=name,
+                content_type="image/png",
+                stored_path=f"2026/12/{secrets.token_hex(8)}.png",
+                uploader_id=self.users[OTTO],
+            )
+            db.session.add(media)
+            db.session.commit()
+            return media.id, name
+
     def draft_of_otto(self) -> tuple[int, str]:
         title = self.unique("draft")
         post_id, _ = create_post(self.app, OTTO, title=title, action="draft")
@@ -324,6 +343,30 @@ def _import_upload(world: World, _who: str) -> Call:
         "</channel></rss>"
     )
     return Call("POST", "/admin/import", data={"file": (io.BytesIO(export.encode()), "x.xml")})
+
+
+def _media_upload(world: World, _who: str) -> Call:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, "PNG")
+    return Call(
+        "POST", "/admin/media/upload", data={"file": (io.BytesIO(out.getvalue()), "x.png")}
+    )
+
+
+def _uploaded_file(world: World, _who: str) -> Call:
+    """A file in the upload folder: everyone may fetch it (it is public once in a post)."""
+    from pathlib import Path
+
+    marker = world.unique("pdf")
+    stored = f"2026/12/{world.made:016x}.pdf"
+    path = Path(world.app.instance_path) / "uploads" / stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(f"%PDF-1.4 {marker}".encode())
+    return Call("GET", f"/uploads/{stored}", marker=marker)
 
 
 def _erase_commenter(world: World, _who: str) -> Call:
@@ -821,6 +864,40 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
             lambda w, _: _form_post(f"/admin/outbox/{w.dead_message()[0]}/retry"),
         ),
     )
+
+    # --- the media library: authors and above; each changes their own, editors anyone's
+    add(
+        "admin.media",
+        "GET",
+        Case(
+            "the media library shows otto's upload",
+            "read",
+            WRITERS,
+            lambda w, _: Call("GET", "/admin/media", marker=w.media_of_otto()[1]),
+        ),
+    )
+    add("admin.media_upload", "POST", Case("upload a file", "write", WRITERS, _media_upload))
+    add(
+        "admin.media_alt",
+        "POST",
+        Case(
+            "alt text of otto's upload",
+            "write",
+            EDITS_OTTOS,
+            lambda w, _: _form_post(f"/admin/media/{w.media_of_otto()[0]}/alt", alt_text="Alt"),
+        ),
+    )
+    add(
+        "admin.media_delete",
+        "POST",
+        Case(
+            "delete otto's upload",
+            "write",
+            EDITS_OTTOS,
+            lambda w, _: _form_post(f"/admin/media/{w.media_of_otto()[0]}/delete"),
+        ),
+    )
+    add("uploads.file", "GET", Case("an uploaded file", "read", EVERYONE, _uploaded_file))
 
     # --- moving in and out, personal data (administrators: exports hold emails and IPs)
     add(

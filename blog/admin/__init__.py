@@ -10,4 +10,14 @@ def require_login() -> None:
     """Every admin page needs a logged-in user; each view checks its permission."""
 
 
-from blog.admin import account, comments, outbox, posts, settings, terms, tools, users  # noqa: E402,F401
+from blog.admin import (  # noqa: E402,F401
+    account,
+    comments,
+    media,
+    outbox,
+    posts,
+    settings,
+    terms,
+    tools,
+    users,
+)

@@ -13,6 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blog.models import Role
+from blog.services.media import ALT_MAX
 from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
 from blog.services.users import (
     DISPLAY_NAME_MAX,
@@ -247,3 +248,16 @@ class MergeForm(FlaskForm):
 
     target = StringField("Merge into", description="The slug or the name of the other one.")
     confirm = StringField()
+
+
+class MediaUploadForm(FlaskForm):
+    """One file for the media library (``/admin/media/upload``), from the library page or
+    the editor."""
+
+    file = FileField("File", validators=[FileRequired("Choose a file to upload.")])
+
+
+class AltTextForm(FlaskForm):
+    """An image's alt text: what a reader who cannot see it is told."""
+
+    alt_text = StringField("Alt text", validators=[Length(max=ALT_MAX)])

@@ -17,6 +17,7 @@ from blog.models import BodyFormat, OutboxStatus, Permission, Post, PostStatus, 
 from blog.moderation import CommentStatus
 from blog.services import ServiceError, revisions
 from blog.services import comments as comment_service
+from blog.services import media as media_service
 from blog.services import outbox as outbox_service
 from blog.services import posts as post_service
 from blog.services.settings import site_settings
@@ -187,6 +188,7 @@ def _render_editor(form: PostForm, post: Post | None, preview: str | None, **ext
         history=history,
         autosaved=autosaved,
         autosave_seconds=current_app.config.get("AUTOSAVE_SECONDS", 30),
+        upload_accept=",".join(media_service.allowed_types()),
         **extra,
     )
 

@@ -35,8 +35,9 @@ from blog.models import (
     post_tags,
     utcnow,
 )
-from blog.sanitize import excerpt, render_markdown, render_wordpress_html, summary
+from blog.sanitize import excerpt, render_markdown_job, render_wordpress_html, summary
 from blog.services import Forbidden, ServiceError, revisions
+from blog.services import media as media_service
 from blog.sqlutil import Prepared
 from blog.text import bad_characters, like_pattern
 from blog.timebox import TimeBox, TimedOut, TooDeep
@@ -245,9 +246,11 @@ def render_body(body: str, body_format: BodyFormat | str = BodyFormat.MARKDOWN) 
     seconds = float(current_app.config.get("MARKDOWN_TIME_LIMIT", 1.0))
     box = _renderers.get(seconds)
     if box is None:
-        box = _renderers[seconds] = TimeBox(render_markdown, seconds)
+        box = _renderers[seconds] = TimeBox(render_markdown_job, seconds)
+    # Uploaded images it shows get srcset/width/height now, on write: readers pay nothing.
+    images = media_service.images_in(body)
     try:
-        return box(body)
+        return box([body, images])
     except TimedOut:
         raise ServiceError(
             f"The body takes longer than {seconds:g} s to render (the limit), so it cannot be "
