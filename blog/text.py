@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 
 
@@ -51,3 +52,32 @@ def line_diff(old: str, new: str, context: int = 3) -> list[tuple[str, str]]:
             rows += [("removed", line) for line in before[i1:i2]]
             rows += [("added", line) for line in after[j1:j2]]
     return rows
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_QUOTE_MARKERS = re.compile(r"^(?:\s{0,3}>)+")
+
+
+def markdown_nesting(text: str) -> int:
+    """How deeply Markdown text nests lists and quotes, judged line by line: two columns of
+    indentation (a tab is four) or one ``>`` make a level. Fenced code is skipped, since
+    its indentation is text. A cheap upper bound, read before the renderer, whose
+    recursion a few hundred levels would exhaust."""
+    deepest = 0
+    fence = ""
+    for line in text.splitlines():
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        expanded = line.expandtabs(4)
+        quotes = _QUOTE_MARKERS.match(expanded)
+        levels = quotes.group(0).count(">") if quotes else 0
+        rest = expanded[quotes.end() :] if quotes else expanded
+        levels += (len(rest) - len(rest.lstrip(" "))) // 2
+        deepest = max(deepest, levels)
+    return deepest

@@ -67,13 +67,30 @@ def test_a_body_too_slow_to_render_is_refused_naming_the_limit(quick: Flask, sha
         assert "<p>" in post_service.render_body("Still *fine* afterwards.")
 
 
-def test_a_body_nested_too_deeply_is_refused(app: Flask, database_uri: str, tmp_path) -> None:
-    """600 levels of list: Python-Markdown overflows the stack after a second or so."""
-    patient = make_app(database_uri, tmp_path / "patient", MARKDOWN_TIME_LIMIT=10)
-    nested = "".join("  " * level + "- item\n" for level in range(600))
-    with patient.app_context():
-        with pytest.raises(ServiceError, match="nests lists or quotes too deeply"):
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "".join("  " * level + "- item\n" for level in range(600)),
+        "".join(">" * level + " quote\n" for level in range(1, 400)),
+    ],
+    ids=["list", "quotes"],
+)
+def test_a_body_nested_too_deeply_is_refused_before_rendering(quick: Flask, nested) -> None:
+    """600 levels of list overflow Python-Markdown's stack after a second or more: counted
+    first, such a body never reaches the renderer (whose tiny budget here would otherwise
+    answer with the time limit instead)."""
+    with quick.app_context():
+        with pytest.raises(ServiceError, match="nests lists or quotes too deeply") as refused:
             post_service.render_body(nested)
+        assert f"at most {post_service.MARKDOWN_MAX_NESTING} levels" in refused.value.message
+
+
+def test_nesting_up_to_the_limit_renders(app: Flask) -> None:
+    nested = "".join(
+        "  " * level + "- item\n" for level in range(post_service.MARKDOWN_MAX_NESTING)
+    )
+    with app.app_context():
+        assert post_service.render_body(nested).count("<ul>") == post_service.MARKDOWN_MAX_NESTING
 
 
 def test_the_editor_keeps_the_text_and_says_why(quick: Flask) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from blog.text import bad_characters, like_pattern
+from blog.text import bad_characters, like_pattern, markdown_nesting
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,20 @@ def test_bad_characters(value: str, problem: str | None) -> None:
 )
 def test_like_pattern_escapes_wildcards(terms: str, pattern: str) -> None:
     assert like_pattern(terms) == pattern
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("Plain words.\n\nMore words.", 0),
+        ("- a\n  - b\n    - c\n", 2),
+        ("- a\n\t- b\n", 2),  # a tab is four columns
+        ("> a\n> > b\n>>> c\n", 3),
+        ("> - a\n>   - b\n", 2),
+        ("```\n" + " " * 400 + "code keeps its spaces\n```\nafter\n", 0),
+        ("~~~~\n```\n" + " " * 400 + "x\n~~~~\n", 0),  # a shorter or other fence stays text
+        ("```\nnever closed\n" + " " * 400 + "x\n", 0),
+    ],
+)
+def test_markdown_nesting_counts_levels(text: str, depth: int) -> None:
+    assert markdown_nesting(text) == depth

@@ -39,7 +39,7 @@ from blog.sanitize import excerpt, render_markdown_job, render_wordpress_html, s
 from blog.services import Forbidden, ServiceError, revisions
 from blog.services import media as media_service
 from blog.sqlutil import Prepared
-from blog.text import bad_characters, like_pattern
+from blog.text import bad_characters, like_pattern, markdown_nesting
 from blog.timebox import TimeBox, TimedOut, TooDeep
 
 TITLE_MAX = 300
@@ -231,6 +231,16 @@ def set_excerpt(post: Post, typed: str) -> None:
 
 _renderers: dict[float, TimeBox] = {}
 
+#: Levels of lists and quotes a Markdown body may nest. Python-Markdown recurses per level
+#: and runs out of stack between 200 and 300 (after a second or more of work); this is read
+#: before rendering, so a deeper body is refused at once and the same way on every machine.
+MARKDOWN_MAX_NESTING = 100
+
+_TOO_DEEP = (
+    "The body nests lists or quotes too deeply to render (at most {limit} levels), so it "
+    "cannot be previewed or saved as it is. Flatten it and try again."
+)
+
 
 def render_body(body: str, body_format: BodyFormat | str = BodyFormat.MARKDOWN) -> str:
     """A post's body as clean HTML. HTML bodies (imported from WordPress) go through the
@@ -244,6 +254,8 @@ def render_body(body: str, body_format: BodyFormat | str = BodyFormat.MARKDOWN) 
     if body_format == BodyFormat.HTML:
         return render_wordpress_html(body)
     seconds = float(current_app.config.get("MARKDOWN_TIME_LIMIT", 1.0))
+    if markdown_nesting(body) > MARKDOWN_MAX_NESTING:
+        raise ServiceError(_TOO_DEEP.format(limit=MARKDOWN_MAX_NESTING), field="body")
     box = _renderers.get(seconds)
     if box is None:
         box = _renderers[seconds] = TimeBox(render_markdown_job, seconds)
@@ -259,11 +271,7 @@ def render_body(body: str, body_format: BodyFormat | str = BodyFormat.MARKDOWN) 
             field="body",
         ) from None
     except TooDeep:
-        raise ServiceError(
-            "The body nests lists or quotes too deeply to render, so it cannot be previewed "
-            "or saved as it is. Flatten it and try again.",
-            field="body",
-        ) from None
+        raise ServiceError(_TOO_DEEP.format(limit=MARKDOWN_MAX_NESTING), field="body") from None
 
 
 def custom_excerpt(post: Post) -> str:
