@@ -817,13 +817,26 @@ def _author_attribute(tag: str, name: str, value: str) -> bool:
     return True
 
 
+class _FocusableCodeBlocks(Filter):
+    """``<pre tabindex="0">``: a code block wider than the page scrolls sideways, and a
+    keyboard user can scroll only what can take the focus (WCAG 2.1.1; axe-core's
+    scrollable-region-focusable). Set here, after the whitelist, so authors cannot set
+    tabindex themselves."""
+
+    def __iter__(self) -> Iterator[Token]:
+        for token in super().__iter__():
+            if token["type"] == "StartTag" and token["name"] == "pre":
+                token["data"][(None, "tabindex")] = "0"
+            yield token
+
+
 def _author_cleaner() -> _SinglePassCleaner:
     return _SinglePassCleaner(
         tags=frozenset(AUTHOR_WHITELIST),
         attributes=_author_attribute,
         parse_tags=DROPPED_WITH_CONTENT,
         pre_filters=[partial(_DropContentFilter, paragraph_tags=frozenset())],
-        filters=[],
+        filters=[_FocusableCodeBlocks],
     )
 
 
@@ -836,7 +849,7 @@ def _wordpress_cleaner() -> _SinglePassCleaner:
         attributes=_author_attribute,
         parse_tags=DROPPED_WITH_CONTENT,
         pre_filters=[partial(_DropContentFilter, paragraph_tags=frozenset())],
-        filters=[_ParagraphFilter],
+        filters=[_ParagraphFilter, _FocusableCodeBlocks],
     )
 
 

@@ -274,6 +274,36 @@ def test_bootstrap_leaves_an_existing_blog_alone(app: Flask, runner: FlaskCliRun
     assert _user(app, "admin") is None
 
 
+def test_bootstrap_renders_fragments_of_an_older_markup_again(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    """After an upgrade that changes the comment markup (FRAGMENT_VERSION), `make run`
+    renders the stored fragments again instead of leaving pages to render them per read."""
+    from comment_helpers import add_comment
+    from conftest import create_post
+
+    from blog.fragments import FRAGMENT_VERSION
+    from blog.models import Comment
+
+    create_user(app, "owner", "admin")
+    post_id, _ = create_post(app, "owner")
+    comment_id = add_comment(app, post_id)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert comment is not None
+        current = comment.fragment_key
+        comment.fragment_key = f"{FRAGMENT_VERSION - 1}|" + current.split("|", 1)[1]
+        comment.fragment_html = "old markup"
+        db.session.commit()
+    result = runner.invoke(args=["bootstrap"])
+    assert "Rendered 1 stored comment fragments again" in result.output
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert comment is not None
+        assert comment.fragment_key == current
+        assert 'class="comment-meta"' in comment.fragment_html
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
