@@ -28,7 +28,7 @@ from playwright.sync_api import expect
 
 from blog.extensions import db
 from blog.models import utcnow
-from tests.browser.helpers import DESKTOP, PHONE, add_comment, log_in
+from tests.browser.helpers import DESKTOP, PHONE, add_comment, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +36,8 @@ CHECKS = Path(__file__).parent / "checks"
 VNU_JAR = CHECKS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_JS = CHECKS / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# PAGE_CHECK_SCREENSHOTS=1: every page view is also saved to tests/browser/screenshots/.
+SCREENSHOTS = os.environ.get("PAGE_CHECK_SCREENSHOTS", "") not in ("", "0")
 
 READER, COMMENTER, AUTHOR, ADMIN = "reader", "commenter", "author", "admin"
 
@@ -400,6 +402,8 @@ def test_pages_are_accessible(live_app, new_session, variant: str) -> None:
     for view in PAGES:
         page, _ = _visit(sessions, samples, view)
         problems += _describe(view, _axe(page, source))
+        if SCREENSHOTS:
+            screenshot(page, f"checks-{variant}-{view.name}")
     for session in sessions.values():
         assert session.errors == [], session.errors
     assert not problems, f"axe-core, {variant}: WCAG 2.1 A/AA violations:\n" + "\n".join(problems)
