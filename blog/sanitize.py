@@ -641,10 +641,21 @@ def _link_attributes(attrs: dict[Any, str], is_new: bool) -> dict[Any, str] | No
     return attrs
 
 
+#: What HTML allows in ``datetime`` on ``<del>``/``<ins>``: a date, or a date and time (at
+#: most three fraction digits) with its offset. Anything else is dropped, as a bad URL is,
+#: so a page never carries an invalid value (tests/browser/test_page_checks.py).
+_DATETIME_RE = re.compile(
+    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,3})?)?(?:Z|[+-]\d\d:?\d\d))?",
+    re.ASCII,
+)
+
+
 def _comment_cleaner(whitelist: Whitelist) -> _SinglePassCleaner:
     def allowed(tag: str, name: str, value: str) -> bool:
         if tag in _LINE_BREAK_TAGS or name not in whitelist.get(tag, ()):
             return False
+        if name == "datetime":
+            return _DATETIME_RE.fullmatch(value) is not None
         return name not in _URL_ATTRIBUTES or _is_commenter_url(value)
 
     return _SinglePassCleaner(
@@ -814,6 +825,8 @@ def _author_attribute(tag: str, name: str, value: str) -> bool:
         return pattern is not None and pattern.fullmatch(value) is not None
     if name == "id":
         return _FOOTNOTE_ID_RE.fullmatch(value) is not None
+    if name == "datetime":
+        return _DATETIME_RE.fullmatch(value) is not None
     return True
 
 

@@ -653,6 +653,29 @@ def test_markdown_features_render() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("2024-01-01", True),
+        ("2024-01-01T10:00Z", True),
+        ("2024-01-01 10:00:00+01:00", True),
+        ("2024-01-01T10:00:00.123+0100", True),
+        ("2024-01-01T10:00", False),  # a time needs its offset
+        ("2024-01-01T10:00:00.123456+00:00", False),  # at most three fraction digits
+        ("yesterday", False),
+        ('2024-01-01" onmouseover="x', False),
+    ],
+)
+def test_a_datetime_attribute_is_kept_only_when_html_allows_it(value: str, kept: bool) -> None:
+    """A page must stay valid HTML whatever a commenter or author typed."""
+    for output in (
+        sanitize_comment(f'<del datetime="{html.escape(value)}">old</del>'),
+        render_markdown(f'<ins datetime="{html.escape(value)}">new</ins>'),
+    ):
+        assert ("datetime=" in output) is kept, output
+        assert "onmouseover=" not in output
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "```\nwide code\n```",

@@ -151,10 +151,9 @@ def _not_a_page(endpoint: str) -> bool:
     return endpoint in NOT_PAGES or endpoint.startswith(tuple(NOT_PAGES_PREFIXES))
 
 
-def test_every_page_is_listed(database_uri: str, tmp_path: Path) -> None:
-    """A GET route is in PAGES (every route without parameters by its own path), or in
-    NOT_PAGES with a reason: a new page cannot escape the checks."""
-    app = make_app(database_uri, tmp_path)
+def _unchecked_routes(app: Any) -> list[str]:
+    """GET routes in neither PAGES (a route without parameters by its own path) nor
+    NOT_PAGES."""
     listed = {page.endpoint for page in PAGES}
     paths = {page.path.split("?")[0] for page in PAGES}
     missing = []
@@ -163,12 +162,28 @@ def test_every_page_is_listed(database_uri: str, tmp_path: Path) -> None:
             continue
         if rule.endpoint not in listed or (not rule.arguments and rule.rule not in paths):
             missing.append(f"{rule.rule} ({rule.endpoint})")
+    return sorted(missing)
+
+
+def test_every_page_is_listed(database_uri: str, tmp_path: Path) -> None:
+    """A new page cannot escape the checks: every GET route is checked or says why not."""
+    app = make_app(database_uri, tmp_path)
+    missing = _unchecked_routes(app)
     assert not missing, (
         "GET routes that tests/browser/test_page_checks.py does not check; add a row to PAGES "
-        "(or to NOT_PAGES with the reason it is no HTML page): " + ", ".join(sorted(missing))
+        "(or to NOT_PAGES with the reason it is no HTML page): " + ", ".join(missing)
     )
-    stale = {page.endpoint for page in PAGES} - {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert not stale, f"PAGES names endpoints that no longer exist: {sorted(stale)}"
+    routed = {rule.endpoint for rule in app.url_map.iter_rules()}
+    stale = sorted({page.endpoint for page in PAGES} - routed)
+    assert not stale, f"PAGES names endpoints that no longer exist: {stale}"
+
+    # And it notices: a new page, and a second address of a listed one.
+    app.add_url_rule("/admin/media", "admin.media", lambda: "")
+    app.add_url_rule("/archives/all/", "posts.archives", app.view_functions["posts.archives"])
+    assert _unchecked_routes(app) == [
+        "/admin/media (admin.media)",
+        "/archives/all/ (posts.archives)",
+    ]
 
 
 # --- the site the pages show ---------------------------------------------------------------
@@ -237,7 +252,13 @@ def _seed(app: Any) -> dict[str, Any]:
     answer = add_comment(
         app, post_id, "Admin", "Overnight, about 12 hours.", parent_id=first, user="admin"
     )
-    add_comment(app, post_id, "Maria", "Perfect, <b>trying it</b> this weekend.", parent_id=answer)
+    add_comment(
+        app,
+        post_id,
+        "Maria",
+        'Perfect, <b>trying it</b> <del datetime="last week">Saturday</del> Sunday.',
+        parent_id=answer,
+    )
     add_comment(
         app,
         post_id,
