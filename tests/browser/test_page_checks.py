@@ -7,7 +7,7 @@
 
 ``PAGES`` is the list of pages: a new GET route fails ``test_every_page_is_listed`` until it
 is added there (or to ``NOT_PAGES``, with the reason it is not an HTML page). The checkers
-live in tests/browser/checks/ (``npm ci`` there); without them (or without Java) the tests
+live in tests/browser/checks/ (README: "Page checks"); without them (or without Java) the tests
 skip, saying how to install them, and with ``CI=true`` they fail instead.
 """
 
@@ -140,7 +140,7 @@ VARIANTS = {
 def _unavailable(reason: str) -> None:
     how = (
         "install Java (apt-get install default-jre-headless) and the checkers "
-        "(cd tests/browser/checks && npm ci)"
+        "(npm ci --prefix tests/browser/checks --ignore-scripts)"
     )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but the page checks cannot run: {reason}; {how}", pytrace=False)
