@@ -395,7 +395,19 @@ def register(app: Flask) -> None:
         help="Where the blog is served (make run passes its HOST and PORT); default SITE_URL.",
     )
     def bootstrap(url: str | None) -> None:
-        """First run: an admin with a random password (printed once) and a welcome post."""
+        """First run: an admin with a random password (printed once) and a welcome post.
+
+        Every run: comment fragments stored by an older version of their markup (or
+        settings) are rendered again, so pages stop rendering them on the fly, and so are
+        post bodies whose code blocks do not take the keyboard focus yet."""
+        from blog.services import comment_html
+
+        refreshed = comment_html.refresh_all(db.session)
+        if refreshed:
+            click.echo(f"Rendered {refreshed} stored comment fragments again.")
+        bodies = post_service.render_unfocusable_code_again()
+        if bodies:
+            click.echo(f"Rendered {bodies} post bodies with code blocks again.")
         if db.session.scalar(select(func.count()).select_from(User)):
             click.echo("The blog already has users; nothing to do.")
             return

@@ -34,7 +34,7 @@ __all__ = [
 
 #: Bump when the markup below changes: every stored fragment is then rendered again
 #: (``blog.services.comment_html.refresh``), and read paths render stale ones on the fly.
-FRAGMENT_VERSION = 1
+FRAGMENT_VERSION = 2  # 2: <time datetime> in whole seconds (valid HTML)
 AVATAR_SIZE = 48  # CSS pixels; the image is fetched at twice that for sharp screens
 TIME_FORMAT = "%B %-d, %Y at %H:%M"
 HELD_NOTE = "Your comment is awaiting moderation."
@@ -95,7 +95,7 @@ def comment_fragment(comment: CommentFacts, context: RenderContext) -> str:
     return (
         f'<footer class="comment-meta">{avatar}<span class="comment-author">{name}</span> '
         f'<a class="comment-permalink" href="#comment-{comment.id}">'
-        f'<time datetime="{comment.created_at.isoformat()}">'
+        f'<time datetime="{comment.created_at.isoformat(timespec="seconds")}">'
         f"{escape(local.strftime(TIME_FORMAT))}</time></a></footer>"
         f'{held}<div class="comment-content">{comment.content_html}</div>'
     )

@@ -644,10 +644,21 @@ def _link_attributes(attrs: dict[Any, str], is_new: bool) -> dict[Any, str] | No
     return attrs
 
 
+#: What HTML allows in ``datetime`` on ``<del>``/``<ins>``: a date, or a date and time (at
+#: most three fraction digits) with its offset. Anything else is dropped, as a bad URL is,
+#: so a page never carries an invalid value (tests/browser/test_page_checks.py).
+_DATETIME_RE = re.compile(
+    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,3})?)?(?:Z|[+-]\d\d:?\d\d))?",
+    re.ASCII,
+)
+
+
 def _comment_cleaner(whitelist: Whitelist) -> _SinglePassCleaner:
     def allowed(tag: str, name: str, value: str) -> bool:
         if tag in _LINE_BREAK_TAGS or name not in whitelist.get(tag, ()):
             return False
+        if name == "datetime":
+            return _DATETIME_RE.fullmatch(value) is not None
         return name not in _URL_ATTRIBUTES or _is_commenter_url(value)
 
     return _SinglePassCleaner(
@@ -823,6 +834,8 @@ def _author_attribute(tag: str, name: str, value: str) -> bool:
         return _SIZES_RE.fullmatch(value) is not None and "url" not in value
     if name in ("width", "height"):
         return value.isascii() and value.isdecimal() and len(value) <= 5
+    if name == "datetime":
+        return _DATETIME_RE.fullmatch(value) is not None
     return True
 
 
@@ -846,13 +859,26 @@ def _is_srcset(value: str) -> bool:
     return True
 
 
+class _FocusableCodeBlocks(Filter):
+    """``<pre tabindex="0">``: a code block wider than the page scrolls sideways, and a
+    keyboard user can scroll only what can take the focus (WCAG 2.1.1; axe-core's
+    scrollable-region-focusable). Set here, after the whitelist, so authors cannot set
+    tabindex themselves."""
+
+    def __iter__(self) -> Iterator[Token]:
+        for token in super().__iter__():
+            if token["type"] == "StartTag" and token["name"] == "pre":
+                token["data"][(None, "tabindex")] = "0"
+            yield token
+
+
 def _author_cleaner() -> _SinglePassCleaner:
     return _SinglePassCleaner(
         tags=frozenset(AUTHOR_WHITELIST),
         attributes=_author_attribute,
         parse_tags=DROPPED_WITH_CONTENT,
         pre_filters=[partial(_DropContentFilter, paragraph_tags=frozenset())],
-        filters=[],
+        filters=[_FocusableCodeBlocks],
     )
 
 
@@ -865,7 +891,7 @@ def _wordpress_cleaner() -> _SinglePassCleaner:
         attributes=_author_attribute,
         parse_tags=DROPPED_WITH_CONTENT,
         pre_filters=[partial(_DropContentFilter, paragraph_tags=frozenset())],
-        filters=[_ParagraphFilter],
+        filters=[_ParagraphFilter, _FocusableCodeBlocks],
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
+from jinja2 import Undefined
+from markupsafe import Markup
 
 from blog.auth.forms import EmptyForm
 from blog.models import Permission, Post, PostType
@@ -100,12 +102,23 @@ def dict_with(values: dict, key: str, value: object = None) -> dict:
 
 
 def isotime(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+    """For ``<time datetime>``: whole seconds (HTML allows at most three fraction digits)."""
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def no_id(field: object) -> Markup | str:
+    """A hidden field (the CSRF token) rendered without its id: WTForms gives every form's
+    token ``id="csrf_token"``, repeated on a page with several forms (invalid HTML), and no
+    label points at a hidden field. Nothing when the form has no such field (CSRF off)."""
+    if not callable(field) or isinstance(field, Undefined):
+        return ""
+    return field(id=False)
 
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = isotime
+    app.jinja_env.filters["no_id"] = no_id
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["dict_with"] = dict_with
     app.jinja_env.globals["post_path"] = post_path

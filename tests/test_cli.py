@@ -274,6 +274,65 @@ def test_bootstrap_leaves_an_existing_blog_alone(app: Flask, runner: FlaskCliRun
     assert _user(app, "admin") is None
 
 
+def test_bootstrap_renders_fragments_of_an_older_markup_again(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    """After an upgrade that changes the comment markup (FRAGMENT_VERSION), `make run`
+    renders the stored fragments again instead of leaving pages to render them per read."""
+    from comment_helpers import add_comment
+    from conftest import create_post
+
+    from blog.fragments import FRAGMENT_VERSION
+    from blog.models import Comment
+
+    create_user(app, "owner", "admin")
+    post_id, _ = create_post(app, "owner")
+    comment_id = add_comment(app, post_id)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert comment is not None
+        current = comment.fragment_key
+        comment.fragment_key = f"{FRAGMENT_VERSION - 1}|" + current.split("|", 1)[1]
+        comment.fragment_html = "old markup"
+        db.session.commit()
+    result = runner.invoke(args=["bootstrap"])
+    assert "Rendered 1 stored comment fragments again" in result.output
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert comment is not None
+        assert comment.fragment_key == current
+        assert 'class="comment-meta"' in comment.fragment_html
+
+
+def test_bootstrap_makes_the_code_blocks_of_older_posts_focusable(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    """A body stored before the sanitizer wrote ``<pre tabindex="0">`` is rendered again."""
+    from conftest import create_post
+
+    create_user(app, "owner", "admin")
+    post_id, _ = create_post(app, "owner", body="Code:\n\n    wide code\n")
+    plain_id, _ = create_post(app, "owner", title="Plain", body="No code.")
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        assert post is not None and '<pre tabindex="0">' in post.body_html
+        post.body_html = post.body_html.replace('<pre tabindex="0">', "<pre>")
+        plain = db.session.get(Post, plain_id)
+        assert plain is not None
+        plain_html, plain_updated = plain.body_html, plain.updated_at
+        db.session.commit()
+    result = runner.invoke(args=["bootstrap"])
+    assert "Rendered 1 post bodies with code blocks again" in result.output
+    with app.app_context():
+        post = db.session.get(Post, post_id)
+        plain = db.session.get(Post, plain_id)
+        assert post is not None and plain is not None
+        assert '<pre tabindex="0"><code>wide code' in post.body_html
+        assert (plain.body_html, plain.updated_at) == (plain_html, plain_updated)
+    again = runner.invoke(args=["bootstrap"])
+    assert "post bodies" not in again.output
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

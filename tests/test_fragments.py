@@ -65,6 +65,12 @@ def test_times_are_shown_in_the_site_time_zone() -> None:
     assert next(iter(root.iter("time"))).get("datetime") == WHEN.isoformat()
 
 
+def test_the_machine_readable_time_has_whole_seconds() -> None:
+    """HTML allows at most three fraction digits in ``datetime``; a stored time has six."""
+    root = parse(comment_fragment(facts(created_at=WHEN.replace(microsecond=123456)), UTC_CONTEXT))
+    assert next(iter(root.iter("time"))).get("datetime") == "2026-11-30T22:15:00+00:00"
+
+
 @pytest.mark.parametrize(
     "name",
     ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "Tom & Jerry's <b>"],

@@ -28,6 +28,7 @@ from blog.sanitize import (
     parse_whitelist,
     plain_text,
     render_markdown,
+    render_wordpress_html,
     sanitize_comment,
     summary,
 )
@@ -259,6 +260,8 @@ def assert_safe_post(output: str) -> None:
     assert "<script" not in lowered and "<iframe" not in lowered and "<style" not in lowered
     for tag, attrs in parse(output).elements:
         assert tag in AUTHOR_WHITELIST, (tag, output)
+        if tag == "pre":  # the sanitizer's own: every code block takes the keyboard focus
+            assert attrs.pop("tabindex", None) == "0", (tag, attrs, output)
         assert set(attrs) <= AUTHOR_WHITELIST[tag], (tag, attrs, output)
         for name, value in attrs.items():
             assert not name.startswith("on") and name != "style"
@@ -637,7 +640,7 @@ def test_markdown_features_render() -> None:
     )
     assert "<h1>Title</h1>" in output
     assert "<em>em</em>" in output and "<strong>strong</strong>" in output
-    assert '<pre><code class="language-python">print(&quot;hi&quot;)' in output
+    assert '<pre tabindex="0"><code class="language-python">print(&quot;hi&quot;)' in output
     assert '<th class="align-left">a</th>' in output and '<td class="align-right">2</td>' in output
     assert "<ul>" in output and '<ol start="3">' in output
     assert '<img alt="cat" src="https://example.com/cat.png" title="Cat">' in output
@@ -647,6 +650,48 @@ def test_markdown_features_render() -> None:
     assert "footnote-backref" in output
     assert "style=" not in output
     assert_safe_post(output)
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("2024-01-01", True),
+        ("2024-01-01T10:00Z", True),
+        ("2024-01-01 10:00:00+01:00", True),
+        ("2024-01-01T10:00:00.123+0100", True),
+        ("2024-01-01T10:00", False),  # a time needs its offset
+        ("2024-01-01T10:00:00.123456+00:00", False),  # at most three fraction digits
+        ("yesterday", False),
+        ('2024-01-01" onmouseover="x', False),
+    ],
+)
+def test_a_datetime_attribute_is_kept_only_when_html_allows_it(value: str, kept: bool) -> None:
+    """A page must stay valid HTML whatever a commenter or author typed."""
+    for output in (
+        sanitize_comment(f'<del datetime="{html.escape(value)}">old</del>'),
+        render_markdown(f'<ins datetime="{html.escape(value)}">new</ins>'),
+    ):
+        assert ("datetime=" in output) is kept, output
+        assert "onmouseover=" not in output
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\nwide code\n```",
+        "    indented code",
+        '<pre tabindex="-1">raw</pre>',
+        '<pre tabindex="7" class="x">raw</pre>',
+    ],
+)
+def test_code_blocks_take_the_keyboard_focus_and_nothing_else_does(body: str) -> None:
+    """A code block wider than the page scrolls; only what takes the focus can be scrolled
+    from the keyboard (axe's scrollable-region-focusable). tabindex is the sanitizer's to set:
+    an author's own is replaced on <pre> and dropped everywhere else."""
+    output = render_markdown(body + '\n\n<p tabindex="1">x</p><div tabindex="2">y</div>')
+    assert output.count('<pre tabindex="0">') == 1
+    assert output.count("tabindex") == 1
+    assert '<pre tabindex="0">' in render_wordpress_html("<pre>x</pre>")
 
 
 @pytest.mark.parametrize(
