@@ -11,6 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from blog.dates import LANGUAGES
 from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
 
 
@@ -58,6 +59,20 @@ class GeneralSettingsForm(FlaskForm):
         description="An IANA name such as Europe/Paris or America/New_York.",
     )
     posts_per_page = IntegerField("Blog pages show at most", validators=[NumberRange(1, 100)])
+    language = SelectField(
+        "Site language",
+        choices=[SelectChoice(code, lang.name) for code, lang in LANGUAGES.items()],
+        default="",
+        description="Month names and dates on readers' pages (WordPress's WPLANG).",
+    )
+    image_hosts = TextAreaField(
+        "Images from other sites",
+        validators=[Length(max=2000)],
+        render_kw={"rows": 3, "spellcheck": "false"},
+        description='Where post images may come from, one a line: "https:" for any HTTPS '
+        'site, or addresses like "https://images.example.com"; empty: this site only. '
+        "Readers' browsers are allowed to load images from these and no others.",
+    )
 
 
 class DiscussionSettingsForm(FlaskForm):
@@ -122,7 +137,15 @@ class DiscussionSettingsForm(FlaskForm):
         description="Before that it only says what it thinks, as a reason in the queue. It "
         "learns from your decisions: spam, not spam, approving a held comment.",
     )
-    show_avatars = BooleanField("Show avatars (loaded from Gravatar)")
+    show_avatars = BooleanField("Show avatars")
+    avatar_source = SelectField(
+        "Avatars come from",
+        choices=[
+            SelectChoice("gravatar", "Gravatar (readers' browsers ask gravatar.com)"),
+            SelectChoice("local", "This site only (a pattern made from the email, or initials)"),
+        ],
+        description="Commenters without an email always get a local avatar.",
+    )
     comment_whitelist = TextAreaField(
         "Allowed HTML in comments",
         validators=[DataRequired(), Length(max=5000)],

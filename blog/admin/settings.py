@@ -37,6 +37,8 @@ def settings_general():
             "site_description": current.description,
             "timezone": current.timezone,
             "posts_per_page": current.posts_per_page,
+            "language": current.language,
+            "image_hosts": "\n".join(current.image_hosts),
         }
     )
     if form.validate_on_submit():
@@ -46,6 +48,8 @@ def settings_general():
                 form.site_description.data or "",
                 form.timezone.data,
                 form.posts_per_page.data,
+                language=form.language.data,
+                image_hosts=form.image_hosts.data or "",
             )
         except ServiceError as exc:
             _field_error(form, exc)
