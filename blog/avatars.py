@@ -21,6 +21,7 @@ from html import escape
 __all__ = ["identicon", "initials", "initials_avatar", "local_avatar"]
 
 GRID = 5
+MARGIN = 1.5
 
 
 def _colour(digest: bytes) -> str:
@@ -54,12 +55,14 @@ def identicon(email_hash: str, size: int) -> str:
     digest = hashlib.sha256(email_hash.encode("ascii", "replace")).digest()
     colour = _colour(digest)
     # One path of unit squares: a few hundred bytes per comment rather than 15 elements.
-    path = "".join(f"M{c + 1} {r + 1}h1v1h-1z" for c, r in _cells(digest))
+    path = "".join(f"M{c} {r}h1v1h-1z" for c, r in _cells(digest))
+    # A margin of 1.5 cells keeps the grid's corners inside the round crop of .avatar.
+    box = f"{-MARGIN} {-MARGIN} {GRID + 2 * MARGIN} {GRID + 2 * MARGIN}"
     return (
         f'<svg class="avatar avatar-local" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{size}" height="{size}" viewBox="0 0 {GRID + 2} {GRID + 2}" '
-        'aria-hidden="true" focusable="false">'
-        f'<rect class="avatar-tile" width="{GRID + 2}" height="{GRID + 2}" fill="#eef0f3"/>'
+        f'width="{size}" height="{size}" viewBox="{box}" aria-hidden="true" focusable="false">'
+        f'<rect class="avatar-tile" x="{-MARGIN}" y="{-MARGIN}" width="{GRID + 2 * MARGIN}" '
+        f'height="{GRID + 2 * MARGIN}" fill="#eef0f3"/>'
         f'<path fill="{colour}" d="{path}"/></svg>'
     )
 
