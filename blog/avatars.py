@@ -24,12 +24,12 @@ GRID = 5
 MARGIN = 1.5
 
 
-def _colour(digest: bytes) -> str:
-    """A colour from the hash: any hue, saturated and mid-dark enough to show on light and
-    dark pages alike."""
+def _colour(digest: bytes, darkest: float = 0.42) -> str:
+    """A colour from the hash: any hue, saturated, its lightness from ``darkest`` up a
+    little (dark enough for white initials at 0.3, and to show on the light tile)."""
     hue = int.from_bytes(digest[-2:], "big") / 65536
     saturation = 0.45 + digest[-3] / 255 * 0.25
-    lightness = 0.42 + digest[-4] / 255 * 0.12
+    lightness = darkest + digest[-4] / 255 * 0.12
     r, g, b = colorsys.hls_to_rgb(hue, lightness, saturation)
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
@@ -82,7 +82,7 @@ def initials_avatar(name: str, size: int) -> str:
         f'<svg class="avatar avatar-local" xmlns="http://www.w3.org/2000/svg" '
         f'width="{size}" height="{size}" viewBox="0 0 48 48" '
         'aria-hidden="true" focusable="false">'
-        f'<rect width="48" height="48" fill="{_colour(digest)}"/>'
+        f'<rect width="48" height="48" fill="{_colour(digest, darkest=0.3)}"/>'
         '<text x="24" y="24" dy="0.35em" text-anchor="middle" font-size="19" '
         f'font-family="system-ui, sans-serif" fill="#ffffff">{escape(initials(name))}</text>'
         "</svg>"
