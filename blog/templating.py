@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from blog import dates
 from blog.auth.forms import EmptyForm
@@ -34,6 +35,9 @@ def content_security_policy(gravatar: bool, image_hosts: tuple[str, ...]) -> str
             "frame-ancestors 'none'",
         ]
     )
+
+
+STRICTEST_POLICY = content_security_policy(False, ())
 
 
 def current_policy() -> str:
@@ -166,10 +170,14 @@ def register(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         if "Content-Security-Policy" not in response.headers:
-            try:
-                policy = current_policy()
-            except Exception:  # the settings unreadable (the database down): the strictest
-                policy = content_security_policy(False, ())
+            # A policy governs documents only: a stylesheet, a script or JSON gets the
+            # strictest one without a settings read (no query for a static file).
+            policy = STRICTEST_POLICY
+            if request.endpoint != "static" and response.mimetype == "text/html":
+                try:
+                    policy = current_policy()
+                except SQLAlchemyError:  # the settings unreadable (the database down)
+                    pass
             response.headers["Content-Security-Policy"] = policy
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -377,3 +377,12 @@ def test_too_many_image_hosts_are_refused(app: Flask) -> None:
     hosts = "\n".join(f"https://img{n}.example.com" for n in range(21))
     with app.app_context(), pytest.raises(ServiceError, match="the limit is 20"):
         settings_service.save_site("My Blog", "", "UTC", 10, image_hosts=hosts)
+
+
+def test_the_policy_costs_no_query_where_it_governs_nothing(app: Flask, client) -> None:
+    from conftest import count_statements
+
+    assert count_statements(app, client, "/static/style.css") == 0
+    response = client.get("/static/style.css")
+    assert img_src(response) == ["'self'", "data:"]
+    assert img_src(client.get("/api/v1/posts")) == ["'self'", "data:"]
