@@ -386,3 +386,12 @@ def test_the_policy_costs_no_query_where_it_governs_nothing(app: Flask, client) 
     response = client.get("/static/style.css")
     assert img_src(response) == ["'self'", "data:"]
     assert img_src(client.get("/api/v1/posts")) == ["'self'", "data:"]
+
+
+def test_the_avatar_source_is_checked_on_save(app: Flask) -> None:
+    from blog.moderation import DiscussionSettings
+
+    assert DiscussionSettings(avatar_source="local").validate() == []
+    assert DiscussionSettings(avatar_source="elsewhere").validate()
+    with app.app_context(), pytest.raises(ServiceError, match="avatar source"):
+        settings_service.save_discussion(DiscussionSettings(avatar_source="elsewhere"), "b")
