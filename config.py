@@ -37,6 +37,9 @@ class Default:
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536  # KiB
     ARGON2_PARALLELISM = 4
+    # Hours a one-time set-password link (Admin -> Users: reset, or a new user with no
+    # password typed) works; it works once.
+    PASSWORD_LINK_HOURS = 24
     WTF_CSRF_TIME_LIMIT = None  # a comment form left open for hours still posts
     # Limit request bodies: a comment is at most 65,525 characters (x4 bytes in UTF-8).
     MAX_CONTENT_LENGTH = 1024 * 1024

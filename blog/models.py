@@ -90,6 +90,17 @@ class Permission(enum.IntFlag):
     MANAGE_USERS = enum.auto()
 
 
+#: What each permission lets a user do, in plain words (the users page's legend of roles).
+PERMISSION_WORDS: dict[Permission, str] = {
+    Permission.WRITE: "write posts of their own",
+    Permission.PUBLISH: "publish and schedule their own posts",
+    Permission.EDIT_OTHERS: "edit and publish everyone's posts",
+    Permission.MODERATE: "moderate every comment",
+    Permission.MANAGE_SETTINGS: "change the site's settings",
+    Permission.MANAGE_USERS: "manage users, API tokens, import, export and personal data",
+}
+
+
 class Role(enum.StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
@@ -176,6 +187,26 @@ class UserSession(db.Model):
     user_agent: Mapped[str] = mapped_column(String(255), default="")
 
     user: Mapped[User] = relationship()
+
+
+class PasswordLink(db.Model):
+    """A one-time link to set a password, made by an admin (a reset, or a new account with
+    no password typed). Only the SHA-256 of its token is stored; it works once, until
+    ``expires_at`` (``PASSWORD_LINK_HOURS``), and a newer link for the user replaces it."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class LoginThrottle(db.Model):

@@ -124,6 +124,26 @@ class World:
             start_session(db.session.get(User, self.users[who]), "192.0.2.1", "elsewhere")
             db.session.commit()
 
+    def fresh_user(self, active: bool = True) -> tuple[int, str]:
+        """(id, username) of a new subscriber, for one identity to act on."""
+        from blog.services.users import create_user as create
+
+        username = self.unique("person")
+        with self.app.app_context():
+            user = create(username, PASSWORD, "subscriber", f"{username}@example.org")
+            user.active = active
+            db.session.commit()
+            return user.id, username
+
+    def password_link(self) -> tuple[str, str]:
+        """(token, username) of a one-time password link for a fresh user."""
+        from blog.services import password_links
+
+        user_id, username = self.fresh_user()
+        with self.app.test_request_context():
+            link = password_links.issue(db.session.get(User, user_id), None)
+            return link.url.rsplit("/", 1)[1], username
+
     def dead_message(self) -> tuple[int, str]:
         """(id, subject) of an outbox message that could not be sent."""
         from blog.models import OutboxMessage, OutboxStatus
@@ -803,6 +823,110 @@ def _cases() -> dict[tuple[str, str], list[Case]]:
         "admin.privacy_tools",
         "POST",
         Case("erase a commenter's data", "write", ADMINS, _erase_commenter),
+    )
+
+    # --- users (admins), and the one-time password link (the token is the credential)
+    add(
+        "admin.users",
+        "GET",
+        Case(
+            "the users list",
+            "read",
+            ADMINS,
+            lambda w, _: Call("GET", "/admin/users", marker=w.fresh_user()[1]),
+        ),
+    )
+    add(
+        "admin.new_user",
+        "GET",
+        Case(
+            "the add-a-user form",
+            "read",
+            ADMINS,
+            lambda _w, _: Call("GET", "/admin/users/new", marker="Add the user"),
+        ),
+    )
+    add(
+        "admin.new_user",
+        "POST",
+        Case(
+            "add a user",
+            "write",
+            ADMINS,
+            lambda w, _: _form_post(
+                "/admin/users/new", username=w.unique("new"), role="author", password=PASSWORD
+            ),
+        ),
+    )
+
+    def edit_user_page(world: World, _who: str) -> Call:
+        user_id, username = world.fresh_user()
+        return Call("GET", f"/admin/users/{user_id}", marker=f"{username}@example.org")
+
+    def edit_user(world: World, _who: str) -> Call:
+        user_id, username = world.fresh_user()
+        return _form_post(
+            f"/admin/users/{user_id}",
+            display_name="Renamed",
+            email=f"{username}@example.org",
+            role="editor",
+        )
+
+    add("admin.edit_user", "GET", Case("a user's page", "read", ADMINS, edit_user_page))
+    add("admin.edit_user", "POST", Case("change a user's role", "write", ADMINS, edit_user))
+    add(
+        "admin.disable_user",
+        "POST",
+        Case(
+            "disable a user",
+            "write",
+            ADMINS,
+            lambda w, _: _form_post(f"/admin/users/{w.fresh_user()[0]}/disable"),
+        ),
+    )
+    add(
+        "admin.enable_user",
+        "POST",
+        Case(
+            "enable a user",
+            "write",
+            ADMINS,
+            lambda w, _: _form_post(f"/admin/users/{w.fresh_user(active=False)[0]}/enable"),
+        ),
+    )
+    add(
+        "admin.user_password_link",
+        "POST",
+        Case(
+            "make a password link",
+            "write",
+            ADMINS,
+            lambda w, _: _form_post(f"/admin/users/{w.fresh_user()[0]}/password-link"),
+        ),
+    )
+    add(
+        "auth.set_password",
+        "GET",
+        Case(
+            "the set-password page of a link",
+            "read",
+            EVERYONE,
+            lambda w, _: (lambda t: Call("GET", f"/password/{t[0]}", marker=t[1]))(
+                w.password_link()
+            ),
+        ),
+    )
+    add(
+        "auth.set_password",
+        "POST",
+        Case(
+            "set a password with a link",
+            "write",
+            EVERYONE,
+            lambda w, _: _form_post(
+                f"/password/{w.password_link()[0]}", password="new password", confirm="new password"
+            ),
+        ),
     )
 
     # --- the API (bearer tokens)

@@ -249,3 +249,10 @@ def test_the_posts_list(app: Flask, client: FlaskClient, site, who: str, query: 
     """(A search reads every post's text, as the public search does: not checked here.)"""
     read_as(client, who)
     check(app, lambda: client.get(f"/admin/posts{query}").status_code == 200)
+
+
+@pytest.mark.parametrize("query", ["", "?role=author", "?s=writer"])
+def test_the_users_list(app: Flask, client: FlaskClient, site, query: str) -> None:
+    """Each user's post count comes from the author's index, not a scan of the posts."""
+    read_as(client, "admin")
+    check(app, lambda: client.get(f"/admin/users{query}").status_code == 200)

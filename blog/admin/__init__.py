@@ -10,4 +10,4 @@ def require_login() -> None:
     """Every admin page needs a logged-in user; each view checks its permission."""
 
 
-from blog.admin import account, comments, outbox, posts, settings, tools  # noqa: E402,F401
+from blog.admin import account, comments, outbox, posts, settings, tools, users  # noqa: E402,F401

@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     IntegerField,
+    PasswordField,
     SelectChoice,
     SelectField,
     StringField,
@@ -12,7 +13,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blog.dates import LANGUAGES
+from blog.models import Role
 from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
+from blog.services.users import (
+    DISPLAY_NAME_MAX,
+    EMAIL_MAX,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+)
 
 
 class PostForm(FlaskForm):
@@ -205,3 +213,35 @@ class PrivacyForm(FlaskForm):
         validators=[DataRequired("Give the email the comments were sent with."), Length(max=100)],
     )
     delete = BooleanField("Delete the comments instead of anonymising them")
+
+
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+
+
+class UserEditForm(FlaskForm):
+    """A user's name, email and role (``/admin/users/ID``)."""
+
+    display_name = StringField(
+        "Display name",
+        validators=[Length(max=DISPLAY_NAME_MAX)],
+        description="What readers see as the author of posts. Empty: the username.",
+    )
+    email = StringField("Email", validators=[Length(max=EMAIL_MAX)])
+    role = SelectField("Role", choices=_role_choices(), default=Role.SUBSCRIBER.value)
+
+
+class UserCreateForm(UserEditForm):
+    """A new user (``/admin/users/new``)."""
+
+    username = StringField(
+        "Username",
+        validators=[DataRequired("Give the user a username."), Length(max=60)],
+        description="Letters, digits and _ . @ -; used to log in, and cannot be changed.",
+    )
+    password = PasswordField(
+        "Password",
+        validators=[Optional(), Length(max=MAX_PASSWORD_LENGTH)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Empty: you get a one-time "
+        "link for the user to choose their own (mailed to them when mail is set up).",
+    )

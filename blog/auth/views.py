@@ -13,9 +13,9 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from blog.auth import bp
-from blog.auth.forms import EmptyForm, LoginForm
+from blog.auth.forms import EmptyForm, LoginForm, SetPasswordForm
 from blog.extensions import limiter
-from blog.services import throttle
+from blog.services import ServiceError, password_links, throttle
 from blog.services.users import authenticate, end_session, start_session
 
 
@@ -91,3 +91,41 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("posts.index"))
+
+
+def _no_referrer(response):
+    """The token is in the address: no Referer carries it anywhere, no cache keeps it."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/password/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def set_password(token: str):
+    """A one-time link (blog.services.password_links): the form, then the new password."""
+    try:
+        link = password_links.check(token)
+    except password_links.LinkRefused as exc:
+        page = render_template("auth/password_link_refused.html", reason=exc.reason, error=exc)
+        return _no_referrer(make_response(page, exc.status))
+    form = SetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = password_links.use(token, form.password.data or "")
+        except password_links.LinkRefused as exc:
+            page = render_template("auth/password_link_refused.html", reason=exc.reason, error=exc)
+            return _no_referrer(make_response(page, exc.status))
+        except ServiceError as exc:
+            form.password.errors.append(exc.message)
+            status = 400
+        else:
+            if current_user.is_authenticated and current_user.id == user.id:
+                logout_user()  # that login has just ended with the others
+            flash(f"Your password is set, {user.name}. Log in with it.", "success")
+            return redirect(url_for("auth.login"), 303)
+    elif request.method == "POST":
+        status = 400
+    page = render_template("auth/set_password.html", form=form, user=link.user)
+    return _no_referrer(make_response(page, status))

@@ -39,6 +39,7 @@ INVISIBLE_TABLES = frozenset(
         "login_throttle",
         "moderation_log",
         "outbox",
+        "password_links",
         "spam_model",
         "spam_weights",
         "user_sessions",

@@ -28,6 +28,32 @@ def _absolute(path: str) -> str:
     return current_app.config["SITE_URL"].rstrip("/") + path
 
 
+def absolute(path: str) -> str:
+    """``path`` as a full address on this site (``SITE_URL``), for mail and the admin."""
+    return _absolute(path)
+
+
+def password_link(user: User, link: str, hours: int, new_account: bool) -> bool:
+    """The one-time set-password link, mailed to ``user`` (before the commit that stores
+    it); False when nothing is sent (no mail server, or no address)."""
+    if not user.email or not current_app.config.get("MAIL_SERVER"):
+        return False
+    site = _site_name()
+    if new_account:
+        subject = f"[{site}] Your account"
+        opening = f"an account was made for you on {site}, with the username {user.username}."
+    else:
+        subject = f"[{site}] Set a new password"
+        opening = f"an administrator of {site} asked for a new password for {user.username}."
+    return send(
+        [user.email],
+        subject,
+        f"Hello {user.name},\n\n{opening} To choose your password, open this link:\n\n"
+        f"{link}\n\nThe link works once, for {hours} hour{'' if hours == 1 else 's'}. "
+        "If you did not expect this mail, tell the site's administrator.\n",
+    )
+
+
 def send(recipients: Iterable[str], subject: str, body: str) -> bool:
     """Add one plain-text message to the current transaction's outbox (it is sent once the
     transaction commits); False when there is nothing to send."""

@@ -11,7 +11,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from blog.extensions import db
 from blog.models import ApiToken, Permission, Role, User, UserSession, utcnow
@@ -20,6 +20,7 @@ from blog.text import bad_characters
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1000  # what the login form takes
 _DEFAULT_COST = PasswordHasher()
 
 
@@ -77,8 +78,8 @@ def load_user(session_id: str) -> User | None:
             UserSession.token_hash == _digest(token), UserSession.user_id == int(user_id)
         )
     )
-    if row is None:
-        return None
+    if row is None or not row.user.active:
+        return None  # disabling ends the rows too; this holds while a request races it
     now = utcnow()
     if now - row.last_seen_at > SEEN_EVERY:
         row.last_seen_at = now
@@ -131,13 +132,61 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+EMAIL_MAX = 100
+DISPLAY_NAME_MAX = 250
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def check_email(email: str, user: User | None = None) -> str:
+    """``email`` trimmed, when it may be stored for ``user`` (None: a new user): empty, or one
+    address of at most EMAIL_MAX characters that no other user has (lower case compared)."""
+    email = email.strip()
+    if not email:
+        return ""
+    if len(email) > EMAIL_MAX or not EMAIL_RE.match(email) or bad_characters(email):
+        raise ServiceError(
+            f"An email address is one address of at most {EMAIL_MAX} characters.", field="email"
+        )
+    if user is not None and email.lower() == user.email.lower():
+        return email  # unchanged: an import may have left two users with one address
+    query = select(User.id).where(func.lower(User.email) == email.lower())
+    if user is not None:
+        query = query.where(User.id != user.id)
+    if db.session.scalar(query.limit(1)) is not None:
+        raise ServiceError(f"Another user has the email address {email}.", field="email")
+    return email
+
+
+def check_display_name(display_name: str) -> str:
+    display_name = display_name.strip()
+    why = bad_characters(display_name)
+    if len(display_name) > DISPLAY_NAME_MAX or why:
+        raise ServiceError(
+            f"A display name is at most {DISPLAY_NAME_MAX} plain characters"
+            + (f" (this one {why})." if why else f" (this one has {len(display_name)})."),
+            field="display_name",
+        )
+    return display_name
+
+
+def check_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ServiceError(
+            f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", field="role"
+        ) from None
+
+
 def create_user(
     username: str,
-    password: str,
+    password: str | None,
     role: Role | str = Role.SUBSCRIBER,
     email: str = "",
     display_name: str = "",
 ) -> User:
+    """A new user. ``password`` None: nobody can log in as them until a password is set (a
+    one-time link, ``blog.services.password_links``)."""
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise ServiceError(
@@ -145,22 +194,16 @@ def create_user(
         )
     if find_user(username) is not None:
         raise ServiceError(f"The username {username!r} is taken.", field="username")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ServiceError(
-            f"The password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
-        )
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ServiceError(
-            f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", field="role"
-        ) from None
+    if password is not None:
+        check_password(password)
+    role = check_role(role)
     user = User(
         username=username,
-        email=email.strip(),
-        display_name=display_name.strip() or username,
+        email=check_email(email),
+        display_name=check_display_name(display_name) or username,
         role=role,
-        password_hash=hash_password(password),
+        # No password: the hash of a secret nobody keeps, which no password verifies.
+        password_hash=hash_password(password if password is not None else secrets.token_hex(32)),
     )
     db.session.add(user)
     db.session.commit()
@@ -183,13 +226,22 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def set_password(user: User, password: str, revoke_tokens: bool = False) -> int:
-    """A new password; every other login of the user ends. API tokens are kept (they are
-    not passwords) unless ``revoke_tokens``; how many were revoked."""
+def check_password(password: str) -> None:
+    """The rules every new password follows (the command line, the admin, a one-time link)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ServiceError(
             f"The password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ServiceError(
+            f"The password must be at most {MAX_PASSWORD_LENGTH} characters.", field="password"
+        )
+
+
+def set_password(user: User, password: str, revoke_tokens: bool = False) -> int:
+    """A new password; every other login of the user ends. API tokens are kept (they are
+    not passwords) unless ``revoke_tokens``; how many were revoked."""
+    check_password(password)
     user.password_hash = hash_password(password)
     db.session.commit()
     return end_other_sessions(user, revoke_tokens)[1]
