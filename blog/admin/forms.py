@@ -148,11 +148,10 @@ class DiscussionSettingsForm(FlaskForm):
     show_avatars = BooleanField("Show avatars")
     avatar_source = SelectField(
         "Avatars come from",
-        choices=[
-            SelectChoice("gravatar", "Gravatar (readers' browsers ask gravatar.com)"),
-            SelectChoice("local", "This site only (a pattern made from the email, or initials)"),
-        ],
-        description="Commenters without an email always get a local avatar.",
+        choices=[SelectChoice("gravatar", "Gravatar"), SelectChoice("local", "This site only")],
+        description="Gravatar: readers' browsers load each avatar from gravatar.com. This site "
+        "only: a pattern drawn from the email, so browsers ask no other site. A commenter "
+        "without an email always gets their initials.",
     )
     comment_whitelist = TextAreaField(
         "Allowed HTML in comments",

@@ -91,3 +91,32 @@ def test_gravatar_avatars_still_load_by_default(discussed, new_session):
     page.wait_for_load_state("networkidle")
     assert "www.gravatar.com" in hosts
     screenshot(page, "reading-post-gravatar-desktop-light")
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [("desktop", "light"), ("desktop", "dark"), ("phone", "light"), ("phone", "dark")],
+)
+def test_the_owner_switches_language_and_avatars(discussed, new_session, viewport, scheme):
+    from tests.browser.helpers import log_in
+
+    session = new_session(viewport=PHONE if viewport == "phone" else DESKTOP, color_scheme=scheme)
+    page = session.page
+    log_in(page, "admin")
+    page.goto("/admin/settings")
+    page.select_option("#language", "fr_FR")
+    screenshot(page, f"reading-settings-general-{viewport}-{scheme}")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#language")).to_have_value("fr_FR")
+
+    page.goto("/admin/settings/discussion")
+    page.select_option("#avatar_source", "local")
+    page.locator("#avatar_source").scroll_into_view_if_needed()
+    screenshot(page, f"reading-settings-discussion-{viewport}-{scheme}")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#avatar_source")).to_have_value("local")
+
+    page.goto(discussed)
+    expect(page.locator(".post-meta time")).to_have_text("3 décembre 2026")
+    expect(page.locator(".comment-list svg.avatar-local")).to_have_count(3)
+    assert session.errors == [], session.errors
