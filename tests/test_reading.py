@@ -395,3 +395,26 @@ def test_the_avatar_source_is_checked_on_save(app: Flask) -> None:
     assert DiscussionSettings(avatar_source="elsewhere").validate()
     with app.app_context(), pytest.raises(ServiceError, match="avatar source"):
         settings_service.save_discussion(DiscussionSettings(avatar_source="elsewhere"), "b")
+
+
+def test_a_general_form_without_the_new_fields_keeps_them(app: Flask, admin_client) -> None:
+    with app.app_context():
+        settings_service.save_site(
+            "My Blog", "", "UTC", 10, language="nl_NL", image_hosts="https://img.example.com"
+        )
+    old_form = {"site_name": "Renamed", "site_description": "", "timezone": "UTC"}
+    response = admin_client.post("/admin/settings", data={**old_form, "posts_per_page": "10"})
+    assert response.status_code == 303
+    with app.app_context():
+        site = settings_service.site_settings()
+        assert (site.name, site.language, site.image_hosts) == (
+            "Renamed",
+            "nl_NL",
+            ("https://img.example.com",),
+        )
+
+
+def test_feeds_name_the_site_language(app: Flask, client) -> None:
+    assert 'xml:lang="en"' in client.get("/feed/").get_data(as_text=True)
+    set_language(app, "pt_BR")
+    assert 'xml:lang="pt-BR"' in client.get("/feed/").get_data(as_text=True)

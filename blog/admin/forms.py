@@ -71,6 +71,8 @@ class GeneralSettingsForm(FlaskForm):
         "Site language",
         choices=[SelectChoice(code, lang.name) for code, lang in LANGUAGES.items()],
         default="",
+        # Checked by the service (which says what is wrong); absent, it stays as it is.
+        validate_choice=False,
         description="Month names and dates on readers' pages (WordPress's WPLANG).",
     )
     image_hosts = TextAreaField(
