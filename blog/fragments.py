@@ -4,8 +4,9 @@ A reader's page must not run a template per comment. So each comment's HTML (its
 and its sanitized content) is made here when the comment is written or changes state, and
 stored with it; a post page is then the stored fragments joined with the few parts that
 depend on where the comment is shown (its depth, the Reply link). What a fragment depends on
-besides the comment itself (the site's time zone, whether avatars are shown, this module's
-markup) is its ``RenderContext.key``; a fragment stored under another key is rendered again.
+besides the comment itself (the site's time zone and language, whether avatars are shown and
+where they come from, this module's markup) is its ``RenderContext.key``; a fragment stored
+under another key is rendered again.
 
 Pure: no Flask, no database. Everything printed is escaped here, except ``content_html``,
 which is the sanitizer's output and is printed as it is (never edited after sanitizing).
@@ -22,7 +23,12 @@ from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from blog.avatars import local_avatar
+from blog.dates import datetime_text
+
 __all__ = [
+    "AVATAR_GRAVATAR",
+    "AVATAR_LOCAL",
     "FRAGMENT_VERSION",
     "CommentFacts",
     "RenderContext",
@@ -34,9 +40,13 @@ __all__ = [
 
 #: Bump when the markup below changes: every stored fragment is then rendered again
 #: (``blog.services.comment_html.refresh``), and read paths render stale ones on the fly.
-FRAGMENT_VERSION = 2  # 2: <time datetime> in whole seconds (valid HTML)
+#: 2: <time datetime> in whole seconds; 3: avatars by setting, dates in the site's language.
+FRAGMENT_VERSION = 3
 AVATAR_SIZE = 48  # CSS pixels; the image is fetched at twice that for sharp screens
-TIME_FORMAT = "%B %-d, %Y at %H:%M"
+#: Where avatars come from: Gravatar (WordPress's way, the default), or made here, so that
+#: a reader's browser asks no other site for them.
+AVATAR_GRAVATAR = "gravatar"
+AVATAR_LOCAL = "local"
 HELD_NOTE = "Your comment is awaiting moderation."
 
 
@@ -46,10 +56,15 @@ class RenderContext:
 
     timezone: str
     show_avatars: bool
+    avatar_source: str = AVATAR_GRAVATAR
+    language: str = ""  # a ``blog.dates`` code, "" for English
 
     @cached_property
     def key(self) -> str:
-        return f"{FRAGMENT_VERSION}|{self.timezone}|{int(self.show_avatars)}"
+        return (
+            f"{FRAGMENT_VERSION}|{self.timezone}|{int(self.show_avatars)}"
+            f"|{self.avatar_source}|{self.language}"
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -63,7 +78,7 @@ class CommentFacts:
     id: int
     author: str
     url: str
-    avatar_hash: str
+    avatar_hash: str  # of the email; "" when the commenter gave none
     created_at: datetime
     content_html: str
     approved: bool
@@ -85,18 +100,22 @@ def comment_fragment(comment: CommentFacts, context: RenderContext) -> str:
         name = f'<a href="{escape(comment.url)}" rel="external nofollow ugc">{name}</a>'
     avatar = ""
     if context.show_avatars:
-        avatar = (
-            f'<img class="avatar" src="{escape(avatar_url(comment.avatar_hash))}" alt="" '
-            f'width="{AVATAR_SIZE}" height="{AVATAR_SIZE}" loading="lazy" '
-            'referrerpolicy="no-referrer">'
-        )
+        if context.avatar_source == AVATAR_GRAVATAR and comment.avatar_hash:
+            avatar = (
+                f'<img class="avatar" src="{escape(avatar_url(comment.avatar_hash))}" alt="" '
+                f'width="{AVATAR_SIZE}" height="{AVATAR_SIZE}" loading="lazy" '
+                'referrerpolicy="no-referrer">'
+            )
+        else:
+            # No email (nothing to ask Gravatar about) or local avatars: made here.
+            avatar = local_avatar(comment.avatar_hash, comment.author, AVATAR_SIZE)
     local = comment.created_at.astimezone(context.tz)
     held = "" if comment.approved else f'<p class="comment-awaiting-moderation">{HELD_NOTE}</p>'
     return (
         f'<footer class="comment-meta">{avatar}<span class="comment-author">{name}</span> '
         f'<a class="comment-permalink" href="#comment-{comment.id}">'
         f'<time datetime="{comment.created_at.isoformat(timespec="seconds")}">'
-        f"{escape(local.strftime(TIME_FORMAT))}</time></a></footer>"
+        f"{escape(datetime_text(local, context.language))}</time></a></footer>"
         f'{held}<div class="comment-content">{comment.content_html}</div>'
     )
 

@@ -153,6 +153,9 @@ class DiscussionSettings:
     # one word or phrase per line; a match sends the comment to the trash (WordPress 5.5+)
     disallowed_keys: tuple[str, ...] = ()
     show_avatars: bool = True
+    # "gravatar" (as WordPress, the default) | "local": avatars made by the blog itself, so
+    # readers' browsers ask Gravatar nothing (blog.avatars)
+    avatar_source: str = "gravatar"
     # email the post author on a new comment
     comments_notify: bool = True
     # email moderators when a comment is held
@@ -200,6 +203,10 @@ class DiscussionSettings:
             problems.append(
                 'The default comments page must be "newest" or "oldest" '
                 f"(got {self.default_comments_page!r})."
+            )
+        if self.avatar_source not in ("gravatar", "local"):
+            problems.append(
+                f'The avatar source must be "gravatar" or "local" (got {self.avatar_source!r}).'
             )
         if self.comment_order not in ("asc", "desc"):
             problems.append(f'Comment order must be "asc" or "desc" (got {self.comment_order!r}).')

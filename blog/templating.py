@@ -10,23 +10,44 @@ from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
 from jinja2 import Undefined
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
+from blog import dates
 from blog.auth.forms import EmptyForm
 from blog.models import Permission, Post, PostType
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # Post images may live elsewhere; avatars come from Gravatar.
-        "img-src 'self' https: data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+GRAVATAR_ORIGIN = "https://www.gravatar.com"
+
+
+@lru_cache(maxsize=64)
+def content_security_policy(gravatar: bool, image_hosts: tuple[str, ...]) -> str:
+    """The policy: this site's own scripts and styles only; images from this site, from
+    Gravatar only while avatars come from it, and from the sites the general settings name
+    for post images. A reader's browser talks to no other site."""
+    images = ["'self'", "data:", *([GRAVATAR_ORIGIN] if gravatar else []), *image_hosts]
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src " + " ".join(images),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+STRICTEST_POLICY = content_security_policy(False, ())
+
+
+def current_policy() -> str:
+    from blog.services.settings import discussion_settings, site_settings
+
+    discussion = discussion_settings()
+    gravatar = discussion.show_avatars and discussion.avatar_source == "gravatar"
+    return content_security_policy(gravatar, site_settings().image_hosts)
 
 
 @lru_cache(maxsize=8192)
@@ -64,12 +85,25 @@ def post_path(post: Post) -> str:
     return link("posts.post", year=year, month=month, slug=post.slug)
 
 
-def localtime(value: datetime | None, fmt: str = "%B %-d, %Y") -> str:
+def localtime(value: datetime | None, fmt: str | None = None) -> str:
+    """A time in the site's time zone: by default as a reader reads a date, in the site's
+    language ("December 3, 2026"); with ``fmt``, as ``strftime`` writes it (admin pages)."""
     if value is None:
         return ""
     from blog.services.settings import site_settings
 
-    return value.astimezone(site_settings().tz).strftime(fmt)
+    site = site_settings()
+    local = value.astimezone(site.tz)
+    if fmt is None:
+        return dates.date_text(local, site.language)
+    return local.strftime(fmt)
+
+
+def month_name(year: int, month: int) -> str:
+    """ "December 2026" in the site's language: a month archive's name."""
+    from blog.services.settings import site_settings
+
+    return dates.month_year(year, month, site_settings().language)
 
 
 def age(value: datetime | None, now: datetime | None = None) -> str:
@@ -122,6 +156,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["dict_with"] = dict_with
     app.jinja_env.globals["post_path"] = post_path
+    app.jinja_env.globals["month_name"] = month_name
     app.jinja_env.globals["url_for"] = link
     app.jinja_env.globals["Permission"] = Permission
     app.jinja_env.trim_blocks = True
@@ -137,11 +172,26 @@ def register(app: Flask) -> None:
                 g.button_form = EmptyForm()
             return g.button_form
 
-        return {"site": site_settings(), "button_form": button_form, "current_user": current_user}
+        site = site_settings()
+        return {
+            "site": site,
+            "html_lang": dates.language(site.language).html_lang,
+            "button_form": button_form,
+            "current_user": current_user,
+        }
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if "Content-Security-Policy" not in response.headers:
+            # A policy governs documents only: a stylesheet, a script or JSON gets the
+            # strictest one without a settings read (no query for a static file).
+            policy = STRICTEST_POLICY
+            if request.endpoint != "static" and response.mimetype == "text/html":
+                try:
+                    policy = current_policy()
+                except SQLAlchemyError:  # the settings unreadable (the database down)
+                    pass
+            response.headers["Content-Security-Policy"] = policy
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

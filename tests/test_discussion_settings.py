@@ -50,6 +50,7 @@ def test_page_shows_wordpress_names_and_defaults(admin_client: FlaskClient) -> N
         "disallowed_keys": "",
         "comment_whitelist": format_whitelist(DEFAULT_COMMENT_WHITELIST),
         "show_avatars": "y",
+        "avatar_source": "gravatar",
         "spam_hold_percent": "25",
         "spam_percent": "90",
         "spam_min_decisions": "50",

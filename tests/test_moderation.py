@@ -687,6 +687,7 @@ def test_defaults_are_wordpress_defaults() -> None:
         "moderation_keys": "",
         "disallowed_keys": "",
         "show_avatars": "1",
+        "avatar_source": "gravatar",
         "comments_notify": "1",
         "moderation_notify": "1",
         "spam_hold_percent": "25",

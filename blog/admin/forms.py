@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from blog.dates import LANGUAGES
 from blog.models import Role
 from blog.services.media import ALT_MAX
 from blog.services.posts import BODY_MAX, EXCERPT_MAX, SLUG_MAX, TITLE_MAX
@@ -67,6 +68,22 @@ class GeneralSettingsForm(FlaskForm):
         description="An IANA name such as Europe/Paris or America/New_York.",
     )
     posts_per_page = IntegerField("Blog pages show at most", validators=[NumberRange(1, 100)])
+    language = SelectField(
+        "Site language",
+        choices=[SelectChoice(code, lang.name) for code, lang in LANGUAGES.items()],
+        default="",
+        # Checked by the service (which says what is wrong); absent, it stays as it is.
+        validate_choice=False,
+        description="Month names and dates on readers' pages (WordPress's WPLANG).",
+    )
+    image_hosts = TextAreaField(
+        "Images from other sites",
+        validators=[Length(max=2000)],
+        render_kw={"rows": 3, "spellcheck": "false"},
+        description='Where post images may come from, one a line: "https:" for any HTTPS '
+        'site, or addresses like "https://images.example.com"; empty: this site only. '
+        "Readers' browsers are allowed to load images from these and no others.",
+    )
 
 
 class DiscussionSettingsForm(FlaskForm):
@@ -131,7 +148,14 @@ class DiscussionSettingsForm(FlaskForm):
         description="Before that it only says what it thinks, as a reason in the queue. It "
         "learns from your decisions: spam, not spam, approving a held comment.",
     )
-    show_avatars = BooleanField("Show avatars (loaded from Gravatar)")
+    show_avatars = BooleanField("Show avatars")
+    avatar_source = SelectField(
+        "Avatars come from",
+        choices=[SelectChoice("gravatar", "Gravatar"), SelectChoice("local", "This site only")],
+        description="Gravatar: readers' browsers load each avatar from gravatar.com. This site "
+        "only: a pattern drawn from the email, so browsers ask no other site. A commenter "
+        "without an email always gets their initials.",
+    )
     comment_whitelist = TextAreaField(
         "Allowed HTML in comments",
         validators=[DataRequired(), Length(max=5000)],

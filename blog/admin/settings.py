@@ -37,15 +37,21 @@ def settings_general():
             "site_description": current.description,
             "timezone": current.timezone,
             "posts_per_page": current.posts_per_page,
+            "language": current.language,
+            "image_hosts": "\n".join(current.image_hosts),
         }
     )
     if form.validate_on_submit():
+        # A form sent without the newer fields (a script from before them) keeps them.
+        sent = request.form
         try:
             settings_service.save_site(
                 form.site_name.data,
                 form.site_description.data or "",
                 form.timezone.data,
                 form.posts_per_page.data,
+                language=form.language.data if "language" in sent else None,
+                image_hosts=(form.image_hosts.data or "") if "image_hosts" in sent else None,
             )
         except ServiceError as exc:
             _field_error(form, exc)

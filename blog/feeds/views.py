@@ -17,7 +17,7 @@ from flask import Response, abort, current_app, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from blog import pagecache
+from blog import dates, pagecache
 from blog.extensions import db
 from blog.feeds import bp
 from blog.models import Comment, Post, PostType, utcnow
@@ -67,7 +67,7 @@ def _new_feed(title: str, feed_id: str, alternate: str) -> FeedGenerator:
         feed.subtitle(_xml(site.description))
     feed.link(href=alternate, rel="alternate", type="text/html")
     feed.link(href=_absolute(request.path), rel="self", type="application/atom+xml")
-    feed.language("en")
+    feed.language(dates.language(site.language).html_lang)
     feed.generator("blog")
     return feed
 

@@ -17,7 +17,7 @@ from blog.services import posts as post_service
 from blog.services import terms as term_service
 from blog.services.posts import PostPage
 from blog.services.settings import discussion_settings, site_settings
-from blog.templating import post_month, post_path
+from blog.templating import month_name, post_month, post_path
 
 
 def cacheable(*keys: str) -> None:
@@ -144,7 +144,7 @@ def month(year: int, month: int, page: int = 1):
     if not 1 <= month <= 12 or not 2 <= year <= 9998:
         abort(404)
     query = post_service.by_month(post_service.visible_posts(), year, month, site_settings().tz)
-    title = f"Month: {year}-{month:02d}"
+    title = f"Month: {month_name(year, month)}"
     return _listing(query, title, "posts.month", page, year=year, month=month)
 
 

@@ -6,9 +6,10 @@ that, a session hook (``register``) keeps them right through every change made w
 and content hash follow the email and text, and the fragment (``blog.fragments``) follows
 whatever it shows.
 
-When what every fragment depends on changes (the time zone, showing avatars, the markup's
-version), ``refresh`` renders the stale ones again; until then, readers' pages render a stale
-fragment on the fly (``blog.services.threads``), so a page is never wrong, only slower.
+When what every fragment depends on changes (the time zone, the language, showing avatars
+and where they come from, the markup's version), ``refresh`` renders the stale ones again;
+until then, readers' pages render a stale fragment on the fly (``blog.services.threads``),
+so a page is never wrong, only slower.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def content_hash(content: str) -> str:
 def current_context() -> RenderContext:
     from blog.services.settings import discussion_settings, site_settings
 
-    return RenderContext(site_settings().tz.key, discussion_settings().show_avatars)
+    site, discussion = site_settings(), discussion_settings()
+    return RenderContext(
+        site.tz.key, discussion.show_avatars, discussion.avatar_source, site.language
+    )
 
 
 def context_from_connection(connection: Connection) -> RenderContext:
@@ -49,19 +53,22 @@ def context_from_connection(connection: Connection) -> RenderContext:
     from blog.services.settings import discussion_settings_from, site_settings_from
 
     stored = dict(connection.execute(text("SELECT key, value FROM settings")).all())
+    site = site_settings_from(stored, current_app.config)
+    discussion = discussion_settings_from(stored)
     return RenderContext(
-        site_settings_from(stored, current_app.config).tz.key,
-        discussion_settings_from(stored).show_avatars,
+        site.tz.key, discussion.show_avatars, discussion.avatar_source, site.language
     )
 
 
 def facts(row: Any) -> CommentFacts:
-    """What the fragment shows, from a Comment or a database row with the same names."""
+    """What the fragment shows, from a Comment or a database row with the same names.
+    No email, no avatar hash: the hash of "" would give every such commenter one face."""
+    email = (row.email or "").strip()
     return CommentFacts(
         id=row.id,
         author=row.author,
         url=row.url,
-        avatar_hash=row.avatar_hash or avatar_hash(row.email),
+        avatar_hash=(row.avatar_hash or avatar_hash(email)) if email else "",
         created_at=row.created_at,
         content_html=row.content_html,
         approved=row.status == CommentStatus.APPROVED,

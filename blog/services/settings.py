@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app, g, has_app_context
 from sqlalchemy import select
 
+from blog.dates import LANGUAGES
 from blog.extensions import db
 from blog.models import Setting
 from blog.moderation import DiscussionSettings
@@ -20,6 +22,16 @@ from blog.services import ServiceError
 from blog.text import bad_characters
 
 COMMENT_WHITELIST_KEY = "comment_whitelist"
+#: WordPress's option for the site language: "" is English, else a locale such as "fr_FR".
+LANGUAGE_KEY = "WPLANG"
+IMAGE_HOSTS_KEY = "image_hosts"
+#: Today's behaviour: post images may come from any HTTPS site.
+DEFAULT_IMAGE_HOSTS = ("https:",)
+IMAGE_HOSTS_MAX = 20
+# "https:" (any HTTPS site) or one origin, "https://img.example.com", "https://*.example.com",
+# with a port if need be: what a CSP source may be, and nothing that could end the directive.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_IMAGE_HOST = re.compile(rf"https:|https://(?:\*\.)?{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?")
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,8 @@ class SiteSettings:
     description: str
     timezone: str
     posts_per_page: int
+    language: str = ""
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -94,12 +108,43 @@ def site_settings_from(stored: Mapping[str, str], config: Mapping[str, Any]) -> 
         per_page = int(stored.get("posts_per_page", config["POSTS_PER_PAGE"]))
     except ValueError:
         per_page = config["POSTS_PER_PAGE"]
+    language = stored.get(LANGUAGE_KEY, "")
+    hosts = stored.get(IMAGE_HOSTS_KEY)
+    try:
+        image_hosts = DEFAULT_IMAGE_HOSTS if hosts is None else parse_image_hosts(hosts)
+    except ServiceError:
+        image_hosts = ()  # validated on save; should it be broken, fail closed
     return SiteSettings(
         name=stored.get("site_name", config["SITE_NAME"]),
         description=stored.get("site_description", config["SITE_DESCRIPTION"]),
         timezone=stored.get("timezone", config["SITE_TIMEZONE"]),
         posts_per_page=max(1, min(per_page, 100)),
+        language=language if language in LANGUAGES else "",
+        image_hosts=image_hosts,
     )
+
+
+def parse_image_hosts(text: str) -> tuple[str, ...]:
+    """The sites post images may come from, one a line: "https:" for any HTTPS site, or
+    origins. Anything else is refused: each becomes part of the Content-Security-Policy."""
+    hosts: list[str] = []
+    for line in text.splitlines():
+        host = line.strip().lower().rstrip("/")
+        if not host:
+            continue
+        if not _IMAGE_HOST.fullmatch(host):
+            raise ServiceError(
+                f"{line.strip()[:80]!r} is not a site address: give one per line, like "
+                '"https://images.example.com", or "https:" for any HTTPS site.',
+                field=IMAGE_HOSTS_KEY,
+            )
+        if host not in hosts:
+            hosts.append(host)
+    if len(hosts) > IMAGE_HOSTS_MAX:
+        raise ServiceError(
+            f"{len(hosts)} sites; the limit is {IMAGE_HOSTS_MAX}.", field=IMAGE_HOSTS_KEY
+        )
+    return tuple(hosts)
 
 
 def discussion_settings() -> DiscussionSettings:
@@ -168,7 +213,16 @@ def save(values: Mapping[str, str]) -> None:
         comment_html.refresh_all(db.session)
 
 
-def save_site(name: str, description: str, timezone: str, posts_per_page: int) -> None:
+def save_site(
+    name: str,
+    description: str,
+    timezone: str,
+    posts_per_page: int,
+    *,
+    language: str | None = None,
+    image_hosts: str | None = None,
+) -> None:
+    """Save the general settings; ``language`` and ``image_hosts`` left None stay as they are."""
     name = name.strip()
     if not name:
         raise ServiceError("The site needs a title.", field="site_name")
@@ -186,14 +240,19 @@ def save_site(name: str, description: str, timezone: str, posts_per_page: int) -
         raise ServiceError(f"Unknown time zone {timezone!r}.", field="timezone") from None
     if not 1 <= posts_per_page <= 100:
         raise ServiceError("Posts per page must be between 1 and 100.", field="posts_per_page")
-    save(
-        {
-            "site_name": name,
-            "site_description": description.strip(),
-            "timezone": timezone,
-            "posts_per_page": str(posts_per_page),
-        }
-    )
+    values = {
+        "site_name": name,
+        "site_description": description.strip(),
+        "timezone": timezone,
+        "posts_per_page": str(posts_per_page),
+    }
+    if language is not None:
+        if language not in LANGUAGES:
+            raise ServiceError(f"Unknown language {language!r}.", field="language")
+        values[LANGUAGE_KEY] = language
+    if image_hosts is not None:
+        values[IMAGE_HOSTS_KEY] = "\n".join(parse_image_hosts(image_hosts))
+    save(values)
 
 
 def save_discussion(settings: DiscussionSettings, whitelist_text: str) -> None:
