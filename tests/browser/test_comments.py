@@ -170,6 +170,25 @@ def test_reply_link_moves_the_form_and_the_reply_nests(thread, live_app, new_ses
         assert session.dialogs == [] and session.errors == []
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_each_checkbox_of_the_form_sits_beside_its_label(thread, new_session, width) -> None:
+    """Every checkbox under the comment form shares a line with its label, in the same
+    weight as the others (the reply-notification one once sat bold on a line of its own)."""
+    page = new_session(viewport={"width": width, "height": 900}).page
+    page.goto(thread.path)
+    boxes = page.locator("#commentform input[type=checkbox]")
+    assert boxes.count() >= 3
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        name = box.get_attribute("id")
+        label = page.locator(f"#commentform label[for='{name}']")
+        box_area, label_area = box.bounding_box(), label.bounding_box()
+        assert box_area and label_area
+        assert label_area["y"] <= box_area["y"] + box_area["height"], f"{name}: label below"
+        assert label_area["x"] > box_area["x"], f"{name}: label not beside the box"
+        assert label.evaluate("l => getComputedStyle(l).fontWeight") == "400", name
+
+
 def test_reply_without_javascript(thread, live_app, new_session):
     parent_id = add_comment(live_app, thread.id, "Alice", "First!")
     page = new_session(java_script_enabled=False).page
