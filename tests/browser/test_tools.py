@@ -79,3 +79,17 @@ def test_personal_data_in_the_browser(live_app, new_session, tmp_path):
         "I would like to be forgotten."
     )
     assert admin.errors == reader.errors == []
+
+
+def test_personal_data_buttons_keep_apart_on_a_phone(live_app, new_session) -> None:
+    """Two buttons that wrap onto two lines on a phone keep a gap (they once touched)."""
+    create_user(live_app, "admin", "admin")
+    page = new_session(viewport=PHONE).page
+    log_in(page, "admin")
+    page.goto("/admin/privacy")
+    first = page.get_by_role("button", name="Export personal data").bounding_box()
+    second = page.get_by_role("button", name="Erase personal data…").bounding_box()
+    assert first and second
+    apart_across = second["x"] >= first["x"] + first["width"] + 4
+    apart_down = second["y"] >= first["y"] + first["height"] + 4
+    assert apart_across or apart_down, (first, second)
