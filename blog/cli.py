@@ -177,17 +177,35 @@ def register(app: Flask) -> None:
         default=None,
         help="Where to write it (default: instance/backups/blog-DATE-TIME.db or .dump).",
     )
-    def backup_command(output: Path | None) -> None:
-        """A consistent copy of the database, taken while the blog serves."""
+    @click.option(
+        "--uploads/--no-uploads",
+        default=True,
+        show_default=True,
+        help="Also copy the media library's files, to NAME.uploads.tar beside the database.",
+    )
+    def backup_command(output: Path | None, uploads: bool) -> None:
+        """A consistent copy of the database, taken while the blog serves, and the media
+        library's files beside it."""
         from blog.services import backup as backup_service
+        from blog.services import media as media_service
 
         uri = app.config["SQLALCHEMY_DATABASE_URI"]
         target = output or backup_service.default_name(uri, Path(app.instance_path), utcnow())
+        files_target = backup_service.uploads_name(target)
         try:
+            if uploads and files_target.exists():  # before the database copy, not after it
+                raise ServiceError(f"{files_target} exists already: name a new file.")
             written = backup_service.backup(uri, target)
+            click.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
+            if uploads:
+                folder = media_service.upload_folder()
+                count, size = backup_service.backup_uploads(folder, files_target)
+                if count:
+                    click.echo(f"Uploaded files: {files_target} ({count:,} files, {size:,} bytes).")
+                else:
+                    click.echo(f"No uploaded files in {folder} to back up.")
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
 
     @app.cli.group()
     def wxr() -> None:
@@ -378,15 +396,34 @@ def register(app: Flask) -> None:
 
     @app.cli.command("restore")
     @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-    def restore_command(source: Path) -> None:
-        """Put the backup SOURCE into the configured database, which must be empty."""
+    @click.option(
+        "--uploads",
+        "uploads",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The media library's files to put back (default: SOURCE's NAME.uploads.tar, "
+        "when there is one).",
+    )
+    def restore_command(source: Path, uploads: Path | None) -> None:
+        """Put the backup SOURCE into the configured database, which must be empty, and
+        its uploaded files into the upload folder."""
         from blog.services import backup as backup_service
+        from blog.services import media as media_service
 
+        if uploads is None and backup_service.uploads_name(source).is_file():
+            uploads = backup_service.uploads_name(source)
         try:
+            if uploads is not None:
+                backup_service.check_uploads(uploads)  # a bad tar stops it before anything
             backup_service.restore(app.config["SQLALCHEMY_DATABASE_URI"], source, db.engine)
+            click.echo(f"Restored {source}.")
+            if uploads is not None:
+                folder = media_service.upload_folder()
+                count = backup_service.restore_uploads(uploads, folder)
+                click.echo(f"Restored {count:,} uploaded files from {uploads} into {folder}.")
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"Restored {source}. Run 'db upgrade' if the backup is from an older version.")
+        click.echo("Run 'db upgrade' if the backup is from an older version.")
 
     @app.cli.command("bootstrap")
     @click.option(

@@ -4,8 +4,10 @@ pg_restore with TEST_DATABASE_URL."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+import tarfile
 import threading
 import time
 import uuid
@@ -131,3 +133,105 @@ def test_restore_refuses_a_database_that_is_not_empty(
     assert "The database is not empty" in result.output
     again = runner.invoke(args=["backup", "-o", str(target)])
     assert again.exit_code != 0 and "exists already" in again.output
+
+
+def _png(width: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, width // 2), (200, 90, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _hostile_tar(path: Path, kind: str) -> Path:
+    """An uploads tar with one member that must never be written."""
+    with tarfile.open(path, "w") as tar:
+        if kind == "symlink":
+            info = tarfile.TarInfo("2026/12/0123456789abcdef.png")
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+            return path
+        if kind == "folder":
+            info = tarfile.TarInfo("2026/12")
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+            return path
+        name = {
+            "climbing": "../../0123456789abcdef.png",
+            "absolute": "/tmp/0123456789abcdef.png",
+            "other name": "2026/12/index.html",
+        }[kind]
+        data = b"<script>alert(1)</script>"
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder", "climbing", "absolute", "other name"])
+def test_an_uploads_tar_with_anything_but_library_files_restores_nothing(
+    tmp_path: Path, kind: str
+) -> None:
+    from blog.services import ServiceError
+    from blog.services import backup as backup_service
+
+    source = _hostile_tar(tmp_path / "evil.uploads.tar", kind)
+    folder = tmp_path / "uploads"
+    with pytest.raises(ServiceError, match="not one of the media library's files"):
+        backup_service.check_uploads(source)
+    with pytest.raises(ServiceError, match="nothing was restored"):
+        backup_service.restore_uploads(source, folder)
+    assert not folder.exists() and not (tmp_path / "0123456789abcdef.png").exists()
+
+
+def test_a_backup_keeps_the_uploaded_files(
+    app: Flask, databases: tuple[str, str], tmp_path: Path
+) -> None:
+    """`flask backup` writes the library's files beside the database (and nothing else of
+    the folder); `flask restore` puts both back, and the restored blog serves the files."""
+    from blog.services import media as media_service
+    from blog.services.users import create_user, find_user
+
+    uri, empty = databases
+    site = make_app(uri, tmp_path / "site", UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    runner = site.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with site.app_context():
+        create_user("writer", "correct horse battery", "author")
+        stored = media_service.store_upload(find_user("writer"), _png(1000), "wall.png")
+        names = [stored.stored_path, *(v["path"] for v in (stored.variants or []))]
+        db.engine.dispose()
+    assert len(names) >= 2  # the original and at least one smaller copy
+    (tmp_path / "uploads" / "notes.txt").write_text("not the library's")
+    (tmp_path / "uploads" / "2026").mkdir(exist_ok=True)
+    (tmp_path / "uploads" / "2026" / ".half.part").write_bytes(b"half a file")
+
+    target = tmp_path / "backups" / "blog.db"
+    done = runner.invoke(args=["backup", "-o", str(target)])
+    assert done.exit_code == 0, done.output
+    tar_path = tmp_path / "backups" / "blog.uploads.tar"
+    assert f"Uploaded files: {tar_path} ({len(names)} files" in done.output
+    with tarfile.open(tar_path) as tar:
+        assert sorted(tar.getnames()) == sorted(names)
+
+    restored = make_app(empty, tmp_path / "restored", UPLOAD_FOLDER=str(tmp_path / "back"))
+    evil = _hostile_tar(tmp_path / "x.tar", "absolute")
+    refused = restored.test_cli_runner().invoke(
+        args=["restore", str(target), "--uploads", str(evil)]
+    )
+    assert refused.exit_code != 0 and "nothing was restored" in refused.output
+    engine = sa.create_engine(empty)
+    assert sa.inspect(engine).get_table_names() == []  # the database was not touched either
+    engine.dispose()
+
+    done = restored.test_cli_runner().invoke(args=["restore", str(target)])
+    assert done.exit_code == 0, done.output
+    assert f"Restored {len(names)} uploaded files" in done.output
+    for name in names:
+        assert (tmp_path / "back" / name).read_bytes() == (tmp_path / "uploads" / name).read_bytes()
+    served = make_app(empty, tmp_path / "serve", UPLOAD_FOLDER=str(tmp_path / "back"))
+    answer = served.test_client().get(f"/uploads/{stored.stored_path}")
+    assert answer.status_code == 200
+    assert answer.data == (tmp_path / "uploads" / stored.stored_path).read_bytes()
+    with served.app_context():
+        db.engine.dispose()

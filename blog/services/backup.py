@@ -4,13 +4,21 @@ SQLite: the backup API copies the database page by page into a new file, consist
 one moment, while readers and writers go on (WAL mode). PostgreSQL: ``pg_dump`` in its
 custom format (``pg_restore`` reads it back), found on PATH; the schema named by the URL's
 ``search_path`` option when there is one, else the whole database.
+
+The media library's files go beside it in a tar (``NAME.uploads.tar``): uploaded files
+are never changed once written (a new upload gets a new random name), so copying them
+after the database means every file the copy names is in the tar; one uploaded meanwhile
+is there too, named by nothing, which is harmless.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,6 +27,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
 
 from blog.services import ServiceError
+from blog.services.media import is_stored_path
 
 TOOLS = ("pg_dump", "pg_restore")
 
@@ -138,3 +147,94 @@ def restore(uri: str, source: Path, engine: Engine) -> None:
             str(source),
         ]
     )
+
+
+# --- the uploaded files ----------------------------------------------------------------------
+
+
+def uploads_name(target: Path) -> Path:
+    """Where the uploaded files of the backup ``target`` go: ``blog-DATE.db`` ->
+    ``blog-DATE.uploads.tar``."""
+    return target.with_name(f"{target.stem}.uploads.tar")
+
+
+def _stored_files(folder: Path) -> list[tuple[str, Path]]:
+    """(stored name, file) of every file the media library wrote under ``folder``; anything
+    else there (a half-written ``.part``, a stray file) is not the library's and is left."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.rglob("*"):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.is_symlink() and is_stored_path(name):
+            found.append((name, path))
+    return sorted(found)
+
+
+def backup_uploads(folder: Path, target: Path) -> tuple[int, int]:
+    """Copy the library's files under ``folder`` into the tar ``target`` (which must not
+    exist); (files, bytes). Nothing is written when there are none."""
+    files = _stored_files(folder)
+    if not files:
+        return 0, 0
+    if target.exists():
+        raise ServiceError(f"{target} exists already: name a new file.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    size = 0
+    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, path in files:
+            info = tar.gettarinfo(str(path), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o644
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+            size += info.size
+    partial.rename(target)
+    return len(files), size
+
+
+def _members(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
+    """Every member of an uploads tar, each checked to be a plain file under a name the
+    media library gives; ServiceError for the first that is not (nothing is written)."""
+    members = tar.getmembers()
+    for member in members:
+        if not member.isfile() or not is_stored_path(member.name):
+            raise ServiceError(
+                f"{source} holds {member.name!r}, which is not one of the media library's "
+                "files (a link, a folder or a name it never gives): nothing was restored."
+            )
+    return members
+
+
+def check_uploads(source: Path) -> int:
+    """How many files the uploads tar ``source`` holds; ServiceError when it is not one."""
+    try:
+        with tarfile.open(source, "r:") as tar:
+            return len(_members(tar, source))
+    except (OSError, tarfile.TarError) as exc:
+        raise ServiceError(f"{source} is not an uploads backup: {exc}") from None
+
+
+def restore_uploads(source: Path, folder: Path) -> int:
+    """Put the files of the uploads tar ``source`` under ``folder``; how many were written.
+    A file already there keeps its place (a stored name is never given to other content)."""
+    written = 0
+    try:
+        with tarfile.open(source, "r:") as tar:
+            for member in _members(tar, source):
+                path = folder / member.name
+                if path.exists():
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+                extracted = tar.extractfile(member)
+                assert extracted is not None  # a regular file, checked above
+                with extracted, open(temporary, "xb") as handle:
+                    shutil.copyfileobj(extracted, handle)
+                os.replace(temporary, path)
+                written += 1
+    except (OSError, tarfile.TarError) as exc:
+        raise ServiceError(f"{source} could not be restored: {exc}") from None
+    return written

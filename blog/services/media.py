@@ -118,10 +118,15 @@ def thumbnail_of(media: Media) -> str:
     return src_of(media)
 
 
+def is_stored_path(value: str) -> bool:
+    """Whether ``value`` (relative, with ``/``) is a name this service gives a stored file."""
+    return _STORED_PATH_RE.fullmatch(value) is not None
+
+
 def resolve(stored_path: str) -> Path | None:
     """The file of a stored path under the upload folder, or None for anything that is not
     one of ours (no ``..``, no absolute paths, no dot files, nothing outside the folder)."""
-    if not _STORED_PATH_RE.fullmatch(stored_path):
+    if not is_stored_path(stored_path):
         return None
     folder = upload_folder().resolve()
     path = (folder / PurePosixPath(stored_path)).resolve()
