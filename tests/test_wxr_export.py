@@ -611,3 +611,14 @@ def test_the_export_download_is_the_whole_site(varied_site, runner, tmp_path):
         empty_tables()
     assert _import(runner, out).exit_code == 0
     assert _snapshot(varied_site) == before
+
+
+@pytest.mark.parametrize(("wplang", "written"), [("", "en-US"), ("fr_FR", "fr-FR")])
+def test_the_export_names_the_site_language(app, runner, tmp_path, wplang, written):
+    from blog.services.settings import save_site
+
+    with app.app_context():
+        save_site("My Blog", "", "UTC", 10, language=wplang)
+    out = tmp_path / "site.xml"
+    assert _export(runner, out).exit_code == 0
+    assert f"<language>{written}</language>" in out.read_text(encoding="utf-8")

@@ -182,6 +182,8 @@ def _export(out: BinaryIO, on_item: Callable[[], None]) -> ExportSummary:
             title=site.name,
             link=base,
             description=site.description,
+            # WordPress writes its language as "fr-FR" (WPLANG "fr_FR"); "" is en-US.
+            language=(site.language or "en_US").replace("_", "-"),
             base_site_url=base,
             base_blog_url=base,
         ),
