@@ -150,19 +150,30 @@ def term_merge(kinds: str, term_id: int):
         ), 400
     assert target is not None
     if form.confirm.data != "yes":
-        return render_template(
-            "admin/term_confirm.html",
-            action="merge",
-            kind=kind,
-            kinds=kinds,
-            term=term,
-            target=target,
-            count=term_service.post_count(kind, term),
-        )
+        return _confirmation("merge", kind, kinds, term, target)
     name = term.name
     term_service.merge(kind, term, target)
     flash(f"“{name}” merged into “{target.name}”; its address now leads there.", "success")
     return redirect(url_for("admin.term_edit", kinds=kinds, term_id=target.id), 303)
+
+
+def _confirmation(
+    action: str,
+    kind: term_service.Kind,
+    kinds: str,
+    term: term_service.Term,
+    target: term_service.Term | None,
+) -> str:
+    """The page that asks before a merge or a delete (nothing has changed yet)."""
+    return render_template(
+        "admin/term_confirm.html",
+        action=action,
+        kind=kind,
+        kinds=kinds,
+        term=term,
+        target=target,
+        count=term_service.post_count(kind, term),
+    )
 
 
 def _filled(kind: term_service.Kind, term: term_service.Term) -> TermForm:
@@ -184,15 +195,7 @@ def term_delete(kinds: str, term_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     if request.form.get("confirm") != "yes":
-        return render_template(
-            "admin/term_confirm.html",
-            action="delete",
-            kind=kind,
-            kinds=kinds,
-            term=term,
-            target=None,
-            count=term_service.post_count(kind, term),
-        )
+        return _confirmation("delete", kind, kinds, term, None)
     name = term.name
     term_service.remove(kind, term)
     flash(f"{kind.capitalize()} “{name}” deleted.", "success")
