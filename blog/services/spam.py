@@ -26,7 +26,7 @@ from blog import spam
 from blog.extensions import db
 from blog.models import Comment, ModerationLog, SpamModel, SpamWeight, utcnow
 from blog.moderation import CommentStatus
-from blog.sqlutil import driver_sql
+from blog.sqlutil import Prepared, driver_sql
 
 #: The learner used unless told otherwise; chosen by measuring (README, "Spam filter").
 DEFAULT_KIND = "logistic"
@@ -53,11 +53,22 @@ class ModelState:
         return self.spam_examples >= minimum and self.ham_examples >= minimum
 
 
+# Every comment POST asks: read as a plain row, not loaded into the session as an object.
+_STATE = Prepared(
+    select(SpamModel.kind, SpamModel.spam_examples, SpamModel.ham_examples).where(
+        SpamModel.id == _MODEL_ID
+    )
+)
+
+
 def state() -> ModelState:
-    row = db.session.get(SpamModel, _MODEL_ID)
+    # What the session holds first: a count it has changed and not yet written (learning
+    # goes through the object) is the current one.
+    db.session.flush()
+    row = _STATE.first(db.session.connection())
     if row is None:
         return ModelState(DEFAULT_KIND, 0, 0)
-    return ModelState(row.kind, row.spam_examples, row.ham_examples)
+    return ModelState(row.kind, row.spam_examples or 0, row.ham_examples or 0)
 
 
 def _weights(buckets: Iterable[int]) -> dict[int, tuple[float, float]]:
