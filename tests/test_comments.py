@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from comment_helpers import (
     WP_ALLOWED_TAGS,
     add_comment,
@@ -1112,3 +1113,37 @@ def test_the_approval_mail_is_offered_only_to_whoever_must_wait(app, admin, role
     body = client.get(path).get_data(as_text=True)
     assert ('name="notify"' in body) is offered
     assert 'name="notify_replies"' in body
+
+
+def test_a_comment_post_asks_the_database_little(app: Flask, client: FlaskClient, admin: str):
+    """Counted, not timed: a new commenter's history is one statement, asked before the
+    lock and once more inside it; the post's tags are not read for a page never shown."""
+    _, path = create_post(app, admin, title="Counted", tags=["gardens"])
+    post_comment(client, path, comment="A first one, to warm the settings up.")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = post_comment(client, path, comment="Counted.", email="new@example.org")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert comment_id_from(response)
+    history = [s for s in statements if "lower(comments.email)" in s]
+    assert len(history) == 2, history
+    assert not [s for s in statements if "post_tags" in s]
+    # post, versions, history, lock (PostgreSQL: one per post, address and email), history,
+    # spam model, insert, fragment, post counts, tallies, the log.
+    assert len(statements) <= 15, "\n".join(statements)
+
+
+def test_a_refused_comment_shows_the_post_with_its_tags(app: Flask, client: FlaskClient, admin):
+    _, path = create_post(app, admin, title="Tagged", tags=["gardens"])
+    refused = post_comment(client, path, comment="")
+    assert refused.status_code == 400
+    tags = [a.text for a in elements(page(refused), "a") if a.get("rel") == "tag"]
+    assert tags == ["gardens"]

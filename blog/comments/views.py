@@ -264,6 +264,7 @@ def _refused(post: PostPage, form: CommentForm, refusals: list[Refusal], status:
     """The post page again, the reader's text kept in the form, the reasons above it."""
     from blog.services import posts as post_service
 
+    post = post_service.with_terms(post)  # a POST reads the post without them
     older, newer = post_service.neighbours(post)
     for refusal in refusals:
         field = form._fields.get(refusal.field or "")

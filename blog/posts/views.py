@@ -152,7 +152,8 @@ def _find(slug: str) -> PostPage | None:
     """The post as plain rows: its page, and what a comment on it needs."""
     if request.method == "GET":
         cacheable(SITE)
-    return post_service.post_page(slug)
+        return post_service.post_page(slug)
+    return post_service.post_page(slug, with_terms=False)
 
 
 def _may_see(post: Post | PostPage) -> bool:

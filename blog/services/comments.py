@@ -231,24 +231,57 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-# A comment POST asks these of every commenter; prepared once, here: building and running a
-# statement through SQLAlchemy costs more than SQLite's work. A missing value is bound as
-# NULL, which matches nothing.
-_COUNTS_BY_EMAIL = Prepared(
-    select(Comment.status, func.count())
-    .where(func.lower(Comment.email) == bindparam("email"))
-    .group_by(Comment.status)
-)
-_COUNTS_BY_USER = Prepared(
-    select(Comment.status, func.count())
-    .where(Comment.user_id == bindparam("user_id"))
-    .group_by(Comment.status)
-)
-# The latest comment from this IP and from this email, one index each (an OR would scan).
-_LATEST_BY_IP = Prepared(select(func.max(Comment.created_at)).where(Comment.ip == bindparam("ip")))
-_LATEST_BY_EMAIL = Prepared(
-    select(func.max(Comment.created_at)).where(func.lower(Comment.email) == bindparam("email"))
-)
+def _history_statement(who: Any) -> Prepared:
+    """Everything ``_history`` asks of the database in one statement, each part answered
+    from its own index: the commenter's comments per status (``who``: by email or by
+    account), the latest comment from the address and from the email (two lookups: an OR
+    would scan), and the same text already on the post (as WordPress: from the same name,
+    email or account). A missing value is bound as NULL, which matches nothing."""
+    email = func.lower(Comment.email) == bindparam("email")
+
+    def count(status: CommentStatus) -> Any:
+        return select(func.count()).where(who, Comment.status == status).scalar_subquery()
+
+    duplicate = (
+        select(Comment.id)
+        .where(
+            Comment.post_id == bindparam("post_id"),
+            Comment.content_hash == bindparam("content_hash"),
+            Comment.content == bindparam("content"),
+            Comment.status != CommentStatus.TRASH,
+            or_(
+                email,
+                Comment.author == bindparam("author"),
+                Comment.user_id == bindparam("user_id"),
+            ),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    return Prepared(
+        select(
+            count(CommentStatus.APPROVED).label("approved"),
+            count(CommentStatus.PENDING).label("pending"),
+            count(CommentStatus.SPAM).label("spam"),
+            select(func.max(Comment.created_at))
+            .where(Comment.ip == bindparam("ip"))
+            .scalar_subquery()
+            .label("latest_by_ip"),
+            select(func.max(Comment.created_at))
+            .where(email)
+            .scalar_subquery()
+            .label("latest_by_email"),
+            duplicate.label("duplicate"),
+        )
+    )
+
+
+# A comment POST asks these of every commenter, twice (before and inside the lock);
+# prepared once, here: building and running a statement through SQLAlchemy costs more than
+# SQLite's work.
+_HISTORY_BY_EMAIL = _history_statement(func.lower(Comment.email) == bindparam("email"))
+_HISTORY_BY_USER = _history_statement(Comment.user_id == bindparam("user_id"))
+
 # The approved comments of an email, newest first, for the name-and-network trust signal.
 _APPROVED_BY_EMAIL = Prepared(
     select(Comment.author, Comment.ip)
@@ -262,22 +295,6 @@ _APPROVED_BY_EMAIL = Prepared(
 _CONFIRMED = Prepared(
     select(ConfirmedEmail.email).where(ConfirmedEmail.email == bindparam("email"))
 )
-# As WordPress: the same text on the same post from the same name, email or account.
-_DUPLICATE = Prepared(
-    select(Comment.id)
-    .where(
-        Comment.post_id == bindparam("post_id"),
-        Comment.content_hash == bindparam("content_hash"),
-        Comment.content == bindparam("content"),
-        Comment.status != CommentStatus.TRASH,
-        or_(
-            func.lower(Comment.email) == bindparam("email"),
-            Comment.author == bindparam("author"),
-            Comment.user_id == bindparam("user_id"),
-        ),
-    )
-    .limit(1)
-)
 
 
 def _history(data: CommentInput, user: User | None, post: Any, now: datetime) -> AuthorHistory:
@@ -285,34 +302,26 @@ def _history(data: CommentInput, user: User | None, post: Any, now: datetime) ->
     connection = db.session.connection()
     email = data.email.strip().lower() or None
     user_id = user.id if user is not None else None
-    counts: dict[CommentStatus, int] = {}
-    if user_id is not None or email:
-        rows = (
-            _COUNTS_BY_USER.rows(connection, user_id=user_id)
-            if user_id is not None
-            else _COUNTS_BY_EMAIL.rows(connection, email=email)
-        )
-        for status, count in rows:
-            counts[CommentStatus(status)] = count
-    latest = []
-    if data.ip:
-        latest.append(_LATEST_BY_IP.scalar(connection, ip=data.ip))
-    if email:
-        latest.append(_LATEST_BY_EMAIL.scalar(connection, email=email))
-    last = max((when for when in latest if when is not None), default=None)
     # Blank names and emails identify nobody, so two anonymous readers may both say "Thanks!".
     author = data.author.strip() or None
-    duplicate = None
-    if email or author or user_id is not None:
-        duplicate = _DUPLICATE.scalar(
-            connection,
-            post_id=post.id,
-            content_hash=content_hash(data.content),
-            content=data.content,
-            email=email,
-            author=author,
-            user_id=user_id,
-        )
+    statement = _HISTORY_BY_USER if user_id is not None else _HISTORY_BY_EMAIL
+    found = statement.first(
+        connection,
+        email=email,
+        user_id=user_id,
+        ip=data.ip or None,
+        post_id=post.id,
+        content_hash=content_hash(data.content),
+        content=data.content,
+        author=author,
+    )
+    counts = {
+        CommentStatus.APPROVED: found.approved or 0,
+        CommentStatus.PENDING: found.pending or 0,
+        CommentStatus.SPAM: found.spam or 0,
+    }
+    last = max((when for when in (found.latest_by_ip, found.latest_by_email) if when), default=None)
+    duplicate = found.duplicate
     trust = None
     if user_id is not None:
         trust = "logged in"

@@ -611,13 +611,15 @@ _POST_TERMS = Prepared(
 )
 
 
-def post_page(slug: str) -> PostPage | None:
-    """The post or page at ``slug`` for its public page (visible or not: the view decides)."""
+def post_page(slug: str, with_terms: bool = True) -> PostPage | None:
+    """The post or page at ``slug`` for its public page (visible or not: the view decides).
+    Without ``with_terms`` its tags and categories are left empty (a comment POST shows
+    the page only when it refuses the comment: ``with_terms`` then reads them)."""
     connection = db.session.connection()
     row = _POST_PAGE.first(connection, slug=slug)
     if row is None:
         return None
-    terms = _POST_TERMS.rows(connection, post_id=row.id)
+    terms = _POST_TERMS.rows(connection, post_id=row.id) if with_terms else []
     return PostPage(
         id=row.id,
         type=row.type,
@@ -632,6 +634,16 @@ def post_page(slug: str) -> PostPage | None:
         published_at=row.published_at,
         comments_open=row.comments_open,
         comment_count=row.comment_count,
+        tags=tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
+        categories=tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
+    )
+
+
+def with_terms(post: PostPage) -> PostPage:
+    """``post`` with its tags and categories read."""
+    terms = _POST_TERMS.rows(db.session.connection(), post_id=post.id)
+    return dataclasses.replace(
+        post,
         tags=tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
         categories=tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
     )
