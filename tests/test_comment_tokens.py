@@ -229,3 +229,24 @@ def test_logged_in_users_keep_session_bound_tokens(site: Flask, admin: str, post
     stranger = site.test_client()
     sent = {**renewed, "comment": "Forged as the admin."}
     assert stranger.post(post[1], data=sent).status_code == 400
+
+
+def test_a_stamp_is_signed_once_per_post_and_second(monkeypatch) -> None:
+    """Pages rendered within one second carry the same stamp; it is not signed again."""
+    signed = []
+    real = tokens.URLSafeTimedSerializer
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def dumps(self, obj, salt=None):
+            signed.append(obj)
+            return super().dumps(obj, salt)
+
+    monkeypatch.setattr(tokens, "URLSafeTimedSerializer", Counting)
+    now = int(time.time()) - 100 + 0.2
+    first = tokens.issue("a secret", 7, at=now)
+    assert tokens.issue("a secret", 7, at=now + 0.5) == first
+    assert signed == [7]
+    assert tokens.issue("a secret", 8, at=now) != first
+    later = tokens.issue("a secret", 7, at=now + 1)
+    assert later != first and signed == [7, 8, 7]
+    assert tokens.check("a secret", later, 7).issued_at == int(now + 1)

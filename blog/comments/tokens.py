@@ -60,10 +60,29 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
 
 def issue(secret: str, post_id: int, at: float | None = None) -> str:
     """A stamp for the form of ``post_id``, made now (or ``at``, seconds since the epoch)."""
-    if at is None:
-        return _serializer(secret).dumps(post_id)
-    signer = type("Signer", (_SignerAt,), {"at": int(at)})
-    return URLSafeTimedSerializer(secret, salt=SALT, signer=signer).dumps(post_id)
+    second = int(time.time() if at is None else at)
+    key = (secret, post_id)
+    made = _ISSUED.get(key)
+    if made is not None and made[0] == second:
+        return made[1]
+    signer = _signer_at(second)
+    stamp = URLSafeTimedSerializer(secret, salt=SALT, signer=signer).dumps(post_id)
+    if len(_ISSUED) >= _ISSUED_MAX:
+        _ISSUED.clear()
+    _ISSUED[key] = (second, stamp)
+    return stamp
+
+
+#: The last stamp made per (secret, post): a stamp names its second, so every page of a
+#: post rendered within one second carries the same one; signing it again would make the
+#: very same string. Bounded: cleared when it holds this many posts.
+_ISSUED: dict[tuple[str, int], tuple[int, str]] = {}
+_ISSUED_MAX = 1024
+
+
+@lru_cache(maxsize=4)
+def _signer_at(second: int) -> type[_SignerAt]:
+    return type("Signer", (_SignerAt,), {"at": second})
 
 
 def check(secret: str, token: str | None, post_id: int, now: float | None = None) -> Stamp:
