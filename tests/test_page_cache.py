@@ -140,11 +140,17 @@ def test_s_maxage_is_a_setting(app: Flask, database_uri: str, tmp_path, post) ->
 
 
 def test_page_cache_false_renders_every_time_but_keeps_the_validators(
-    app: Flask, database_uri: str, tmp_path, post
+    app: Flask, database_uri: str, tmp_path, post, monkeypatch
 ) -> None:
     uncached = make_app(database_uri, tmp_path / "uncached", PAGE_CACHE=False)
     client = uncached.test_client()
+    kept = []
+    real = type(cache_of(uncached)).entry_for
+    monkeypatch.setattr(
+        type(cache_of(uncached)), "entry_for", lambda *a: kept.append(1) or real(*a)
+    )
     first = client.get(post[1])
+    assert kept == []  # nothing is made to be kept: the validators are all it needs
     assert count_statements(uncached, client, post[1]) > 0
     assert len(cache_of(uncached).store) == 0
     assert first.headers["Cache-Control"].startswith("public")

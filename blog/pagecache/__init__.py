@@ -142,27 +142,31 @@ class PageCache:
 
     # --- storing ------------------------------------------------------------------------
 
-    def entry_for(self, response: Response, render: RenderState) -> Entry:
-        body = response.get_data()
-        etag, weak = response.get_etag()
+    def validate(self, response: Response, render: RenderState) -> None:
+        """Give a reader's page its validators and caching headers (ETag, Last-Modified,
+        Cache-Control, Vary), kept or not."""
+        etag, _ = response.get_etag()
         if not etag:
             # Weak: renders differ only in values that mean the same (a form's stamp), so two
             # workers' copies of a page validate each other.
-            etag = _digest_without(body, [value.encode() for value in render.varying])
-            weak = bool(render.varying)
-            response.set_etag(etag, weak=weak)
+            varying = [value.encode() for value in render.varying]
+            response.set_etag(_digest_without(response.get_data(), varying), weak=bool(varying))
         if response.last_modified is None:
             response.last_modified = datetime.fromtimestamp(int(render.started), UTC)
         response.headers["Cache-Control"] = self.cache_control
         response.vary.add("Cookie")
+
+    def entry_for(self, response: Response, render: RenderState) -> Entry:
+        """What is kept of a validated page (``validate`` first)."""
+        etag, weak = response.get_etag()
         headers = tuple(
             (name, value)
             for name, value in response.headers.items()
             if name.lower() not in UNSTORED_HEADERS
         )
-        assert response.last_modified is not None
+        assert response.last_modified is not None and etag
         return Entry(
-            body=body,
+            body=response.get_data(),
             headers=headers,
             not_modified_headers=tuple(
                 (name, value) for name, value in headers if name.lower() in NOT_MODIFIED_HEADERS
@@ -354,9 +358,9 @@ def _finish(response: Response) -> Response:
     ):
         return response
     cache: PageCache = current_app.extensions["pagecache"]
-    entry = cache.entry_for(response, state)
+    cache.validate(response, state)
     if cache.enabled and state.storable and state.deps:
-        cache.store.put(state.public_key, entry)
+        cache.store.put(state.public_key, cache.entry_for(response, state))
     return response.make_conditional(request)
 
 
