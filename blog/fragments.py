@@ -23,6 +23,8 @@ from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from markupsafe import escape as escape_fast
+
 from blog.avatars import local_avatar
 from blog.dates import datetime_text
 
@@ -178,7 +180,9 @@ def thread_html(
         )
         out.append(fragments[comment.id])
         if replies_open and approved and node.depth < max_depth:
-            name = escape(comment.author or "Anonymous")
+            # Every reader's page escapes each name here: markupsafe's C escape, not five
+            # str.replace calls (the same five characters).
+            name = escape_fast(comment.author or "Anonymous")
             out.append(
                 '<p class="reply"><a class="comment-reply-link" rel="nofollow" '
                 f'href="?replytocom={comment.id}#respond" data-comment-id="{comment.id}" '

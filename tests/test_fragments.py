@@ -170,3 +170,11 @@ def test_held_comments_and_the_post_author_are_marked() -> None:
     assert "comment-held" in held
     # No Reply under a held comment: nobody may answer it yet.
     assert list(with_class(by_id(root, "comment-2"), "comment-reply-link")) == []
+
+
+@pytest.mark.parametrize("name", ['Ada" onmouseover="alert(1)', "O'Brien & <b>Sons</b>", "«Ada» ü"])
+def test_a_name_in_the_reply_link_stays_one_attribute_value(name: str) -> None:
+    root = parse(joined([Row(1, None, author=name)]))
+    reply = next(with_class(by_id(root, "comment-1"), "comment-reply-link"))
+    assert reply.get("aria-label") == f"Reply to {name}"
+    assert set(reply.keys()) == {"class", "rel", "href", "data-comment-id", "aria-label"}
