@@ -79,13 +79,16 @@ def _stored() -> dict[str, str]:
 def _derived(name: str, make: Callable[[dict[str, str]], Any]) -> Any:
     """What is made from the stored values (the settings objects, the whitelist), made once
     per set of values rather than at every call (a page asks for them dozens of times)."""
-    values = _stored()
     if not has_app_context():
-        return make(values)
-    derived = g.blog_settings_derived
-    if name not in derived:
-        derived[name] = make(values)
-    return derived[name]
+        return make(_query())
+    derived = g.get("blog_settings_derived")
+    if derived is None:
+        _stored()
+        derived = g.blog_settings_derived
+    made = derived.get(name)
+    if made is None:
+        made = derived[name] = make(g.blog_settings)
+    return made
 
 
 def _query() -> dict[str, str]:
