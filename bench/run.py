@@ -5,8 +5,10 @@ machine are not. Every benchmark runs the blog under gunicorn with ``make run``'
 (2 sync workers) and a reference under the very same gunicorn settings: a minimal Flask app
 (``bench/reference.py``) returning the same bytes, or inserting one row for a form POST;
 for the data-scale benchmarks the reference is the blog itself on a small database. Rounds
-alternate blog and reference and the median of each is kept. The load comes from wrk
-(Debian's package), on loopback only, bounded in time.
+alternate blog and reference; the ratio is the median of the rounds' ratios (each round
+measures both a few seconds apart, so the machine's drift cancels out) and the rates shown
+the median of each. The load comes from wrk (Debian's package), on loopback only, bounded
+in time.
 
     .venv/bin/python bench/run.py [--seconds 5] [--rounds 3] [--comments 1000000]
                                   [--database postgresql+psycopg://...] [--only NAME ...]
@@ -255,21 +257,54 @@ class Result:
     note: str = ""
 
     @property
+    def round_ratios(self) -> list[float]:
+        """Each round's ratio, where both sides were measured round by round: the two
+        measured a few seconds apart, so drift of the machine's speed cancels out."""
+        mine, theirs = getattr(self.rate, "rounds", ()), getattr(self.reference, "rounds", ())
+        same_run = getattr(self.rate, "run", None) == getattr(self.reference, "run", 0)
+        if not mine or len(mine) != len(theirs) or not same_run:
+            return []
+        return [a / b for a, b in zip(mine, theirs, strict=True) if b]
+
+    @property
     def ratio(self) -> float:
+        ratios = self.round_ratios
+        if ratios:
+            return statistics.median(ratios)
         return self.rate / self.reference if self.reference else 0.0
+
+    @property
+    def spread(self) -> str:
+        ratios = self.round_ratios
+        return f"rounds {min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
 
     @property
     def ok(self) -> bool:
         return self.ratio >= self.target
 
 
-def alternate(rounds: int, *measures) -> list[float]:
+class Rate(float):
+    """A median rate that keeps each round's (``Result.ratio`` pairs them up)."""
+
+    rounds: tuple[float, ...] = ()
+    run: int | None = None  # which ``alternate`` measured it
+
+
+_ALTERNATIONS = itertools.count()
+
+
+def alternate(rounds: int, *measures) -> list[Rate]:
     """Run the measures in turn ``rounds`` times; the median rate of each."""
     rates: list[list[float]] = [[] for _ in measures]
     for _ in range(rounds):
         for index, measure in enumerate(measures):
             rates[index].append(measure())
-    return [statistics.median(r) for r in rates]
+    medians, run = [], next(_ALTERNATIONS)
+    for each in rates:
+        median = Rate(statistics.median(each))
+        median.rounds, median.run = tuple(each), run
+        medians.append(median)
+    return medians
 
 
 def report(results: list[Result], machine: str) -> None:
@@ -279,9 +314,10 @@ def report(results: list[Result], machine: str) -> None:
     print(f"{'benchmark':{width}}  {'blog/s':>8}  {'ref/s':>8}  {'ratio':>6}  target  reference")
     for r in results:
         mark = "ok" if r.ok else "MISSED"
+        notes = "  ".join(note for note in (r.note, r.spread) if note)
         print(
             f"{r.name:{width}}  {r.rate:8.0f}  {r.reference:8.0f}  {r.ratio:6.2f}  "
-            f">= {r.target:<4.2f} {mark:6}  {r.reference_name}{('  ' + r.note) if r.note else ''}"
+            f">= {r.target:<4.2f} {mark:6}  {r.reference_name}{('  ' + notes) if notes else ''}"
         )
     missed = [r.name for r in results if not r.ok]
     print()
