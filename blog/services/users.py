@@ -11,7 +11,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from blog.extensions import db
 from blog.models import ApiToken, Permission, Role, User, UserSession, utcnow
@@ -73,18 +73,21 @@ def load_user(session_id: str) -> User | None:
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    row = db.session.scalar(
-        select(UserSession).where(
-            UserSession.token_hash == _digest(token), UserSession.user_id == int(user_id)
-        )
-    )
-    if row is None or not row.user.active:
+    # The user and their login's row in one statement: every logged-in request asks.
+    found = db.session.execute(
+        select(User, UserSession.id, UserSession.last_seen_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _digest(token), UserSession.user_id == int(user_id))
+    ).first()
+    if found is None or not found[0].active:
         return None  # disabling ends the rows too; this holds while a request races it
+    user, row_id, last_seen_at = found
     now = utcnow()
-    if now - row.last_seen_at > SEEN_EVERY:
-        row.last_seen_at = now
+    if now - last_seen_at > SEEN_EVERY:
+        db.session.execute(
+            update(UserSession).where(UserSession.id == row_id).values(last_seen_at=now)
+        )
         db.session.commit()
-    user = row.user
     user.session_token = token
     return user
 
