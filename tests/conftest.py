@@ -157,23 +157,29 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD):
     return client.post("/login", data={"username": username, "password": password})
 
 
-def count_statements(app: Flask, client: FlaskClient, path: str) -> int:
-    """How many SQL statements a GET of ``path`` issues (N+1 checks); asserts a 200."""
-    count = 0
+@contextmanager
+def recorded_statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement ``app``'s engine runs meanwhile, in order."""
+    statements: list[str] = []
 
-    def counter(*args: object, **kwargs: object) -> None:
-        nonlocal count
-        count += 1
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
 
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", counter)
+    sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        response = client.get(path)
+        yield statements
     finally:
-        sa.event.remove(engine, "before_cursor_execute", counter)
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def count_statements(app: Flask, client: FlaskClient, path: str) -> int:
+    """How many SQL statements a GET of ``path`` issues (N+1 checks); asserts a 200."""
+    with recorded_statements(app) as statements:
+        response = client.get(path)
     assert response.status_code == 200
-    return count
+    return len(statements)
 
 
 @pytest.fixture

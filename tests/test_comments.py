@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from comment_helpers import (
     WP_ALLOWED_TAGS,
     add_comment,
@@ -34,7 +33,14 @@ from comment_helpers import (
     text,
     with_class,
 )
-from conftest import count_statements, create_post, create_user, login, make_app
+from conftest import (
+    count_statements,
+    create_post,
+    create_user,
+    login,
+    make_app,
+    recorded_statements,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -1120,18 +1126,8 @@ def test_a_comment_post_asks_the_database_little(app: Flask, client: FlaskClient
     lock and once more inside it; the post's tags are not read for a page never shown."""
     _, path = create_post(app, admin, title="Counted", tags=["gardens"])
     post_comment(client, path, comment="A first one, to warm the settings up.")
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         response = post_comment(client, path, comment="Counted.", email="new@example.org")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     assert comment_id_from(response)
     history = [s for s in statements if "lower(comments.email)" in s]
     assert len(history) == 2, history

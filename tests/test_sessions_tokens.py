@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
-from conftest import PASSWORD, create_user, login
+from conftest import PASSWORD, create_user, login, recorded_statements
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -151,18 +150,8 @@ def test_a_logged_in_request_reads_its_user_and_login_in_one_statement(
     app: Flask, admin_client: FlaskClient
 ) -> None:
     assert admin_client.get("/admin/").status_code == 200  # last seen: now
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         assert admin_client.get("/admin/").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     logins = [s for s in statements if "user_sessions" in s]
     assert len(logins) == 1 and "JOIN" in logins[0], logins
     assert not [s for s in statements if "user_sessions" not in s and "FROM users" in s]
