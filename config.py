@@ -138,6 +138,9 @@ class Default:
     # Seconds a stored page lives at most, whatever the versions say: its comment form's
     # token must stay fresh for the readers who open it.
     PAGE_CACHE_MAX_AGE = 24 * 3600
+    # Kept pages are also kept gzip-compressed and sent so to browsers that take it; false
+    # when a proxy in front compresses (or to send every page as it is).
+    PAGE_CACHE_GZIP = True
     PAGE_CACHE_S_MAXAGE = 0  # > 0: how long a CDN or proxy may keep a page (s-maxage)
     # Where the versions live: "" follows RATELIMIT_STORAGE_URI when it is Redis, else the
     # database; "database", or a redis:// URL.

@@ -7,6 +7,7 @@ the first read really came from the store, so a test cannot pass by never cachin
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -131,6 +132,54 @@ def test_a_head_request_gets_the_headers_only(app: Flask, client, post) -> None:
     assert head.status_code == 200 and head.data == b""
     assert head.headers["Content-Length"] == str(len(full.data))
     assert head.headers["ETag"] == full.headers["ETag"]
+
+
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+
+
+def test_a_kept_page_goes_out_gzipped_to_a_browser_that_takes_it(app: Flask, client, post) -> None:
+    plain = client.get(post[1])  # rendered and kept
+    assert "Accept-Encoding" in plain.headers["Vary"] and "Cookie" in plain.headers["Vary"]
+    hits = cache_of(app).store.hits
+    packed = client.get(post[1], headers=GZIP)
+    assert cache_of(app).store.hits == hits + 1
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert int(packed.headers["Content-Length"]) == len(packed.data) < len(plain.data) // 2
+    assert gzip.decompress(packed.data) == client.get(post[1]).data
+    # One validator per encoding; each answers 304 for its own.
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert packed.headers["Vary"] == plain.headers["Vary"]
+    again = client.get(post[1], headers={**GZIP, "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["ETag"] == packed.headers["ETag"]
+    head = client.head(post[1], headers=GZIP)
+    assert head.data == b"" and head.headers["Content-Length"] == packed.headers["Content-Length"]
+
+
+@pytest.mark.parametrize("accept", ["", "identity", "gzip;q=0", "deflate, br", "gzip; q=0.0"])
+def test_a_browser_that_does_not_take_gzip_gets_the_page_as_it_is(
+    app: Flask, client, post, accept: str
+) -> None:
+    plain = client.get(post[1])
+    again = client.get(post[1], headers={"Accept-Encoding": accept})
+    assert "Content-Encoding" not in again.headers
+    assert again.data == plain.data
+
+
+def test_gzip_is_a_setting(app: Flask, database_uri: str, tmp_path, post) -> None:
+    other = make_app(database_uri, tmp_path / "no-gzip", PAGE_CACHE_GZIP=False)
+    reader = other.test_client()
+    first = reader.get(post[1])
+    assert "Accept-Encoding" not in first.headers["Vary"]
+    assert "Content-Encoding" not in reader.get(post[1], headers=GZIP).headers
+    assert cache_of(other).store.hits == 1
+
+
+def test_a_page_rendered_for_one_reader_is_never_gzipped_from_the_store(
+    app: Flask, admin_client, post
+) -> None:
+    page = admin_client.get(post[1], headers=GZIP)
+    assert page.headers["Cache-Control"] == "private, no-store"
+    assert "Content-Encoding" not in page.headers
 
 
 def test_s_maxage_is_a_setting(app: Flask, database_uri: str, tmp_path, post) -> None:

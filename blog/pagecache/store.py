@@ -12,6 +12,16 @@ ENTRY_OVERHEAD = 1024
 
 
 @dataclass(frozen=True)
+class Variant:
+    """The same page in another encoding (gzip): its bytes and the headers that differ."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    not_modified_headers: tuple[tuple[str, str], ...]
+    etag: str  # unquoted; not the plain page's (RFC 9110: one validator per encoding)
+
+
+@dataclass(frozen=True)
 class Entry:
     """One stored page: the bytes to send and what they were made from."""
 
@@ -24,10 +34,12 @@ class Entry:
     deps: tuple[str, ...]  # the cache keys the page was made from...
     versions: tuple[int, ...]  # ...and their generations, read before rendering
     expires: float  # when it must be rendered again whatever the versions say
+    gzipped: Variant | None = None  # for readers whose browser takes gzip
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "size", len(self.body) + ENTRY_OVERHEAD)
+        extra = len(self.gzipped.body) + ENTRY_OVERHEAD if self.gzipped is not None else 0
+        object.__setattr__(self, "size", len(self.body) + ENTRY_OVERHEAD + extra)
 
 
 class PageStore:
