@@ -74,12 +74,15 @@ def first_visit(app: Flask, session: Session, path: str) -> Any:
 
 
 def cached_visit(app: Flask, session: Session, path: str, etag: str) -> Any:
-    """A later reader of ``path``: the stored page, byte for byte (same ETag)."""
+    """A later reader of ``path``: the stored page, byte for byte, gzip-compressed as
+    Chromium takes it (the compressed copy's ETag is the page's with ``-gzip``)."""
     store = store_of(app)
     hits = store.hits
     response = visit(session, path)
     assert store.hits == hits + 1, "the page was not served from the store"
-    assert response.all_headers()["etag"] == etag
+    headers = response.all_headers()
+    assert headers["etag"] == etag.removesuffix('"') + '-gzip"'
+    assert headers["content-encoding"] == "gzip"
     return response
 
 
