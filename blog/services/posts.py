@@ -619,7 +619,7 @@ def post_page(slug: str, with_terms: bool = True) -> PostPage | None:
     row = _POST_PAGE.first(connection, slug=slug)
     if row is None:
         return None
-    terms = _POST_TERMS.rows(connection, post_id=row.id) if with_terms else []
+    tags, categories = _terms(connection, row.id) if with_terms else ((), ())
     return PostPage(
         id=row.id,
         type=row.type,
@@ -634,19 +634,24 @@ def post_page(slug: str, with_terms: bool = True) -> PostPage | None:
         published_at=row.published_at,
         comments_open=row.comments_open,
         comment_count=row.comment_count,
-        tags=tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
-        categories=tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
+        tags=tags,
+        categories=categories,
+    )
+
+
+def _terms(connection: Any, post_id: int) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+    """A post's tags and categories, in one statement."""
+    terms = _POST_TERMS.rows(connection, post_id=post_id)
+    return (
+        tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
+        tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
     )
 
 
 def with_terms(post: PostPage) -> PostPage:
     """``post`` with its tags and categories read."""
-    terms = _POST_TERMS.rows(db.session.connection(), post_id=post.id)
-    return dataclasses.replace(
-        post,
-        tags=tuple(Term(t.name, t.slug) for t in terms if t.kind == "tag"),
-        categories=tuple(Term(t.name, t.slug) for t in terms if t.kind == "category"),
-    )
+    tags, categories = _terms(db.session.connection(), post.id)
+    return dataclasses.replace(post, tags=tags, categories=categories)
 
 
 def find_by_slug(slug: str) -> Post | None:
