@@ -134,7 +134,7 @@ def test_a_head_request_gets_the_headers_only(app: Flask, client, post) -> None:
     assert head.headers["ETag"] == full.headers["ETag"]
 
 
-GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+GZIP = {"Accept-Encoding": "deflate, gzip;q=0.8;x=1, br"}
 
 
 def test_a_kept_page_goes_out_gzipped_to_a_browser_that_takes_it(app: Flask, client, post) -> None:
@@ -155,7 +155,9 @@ def test_a_kept_page_goes_out_gzipped_to_a_browser_that_takes_it(app: Flask, cli
     assert head.data == b"" and head.headers["Content-Length"] == packed.headers["Content-Length"]
 
 
-@pytest.mark.parametrize("accept", ["", "identity", "gzip;q=0", "deflate, br", "gzip; q=0.0"])
+@pytest.mark.parametrize(
+    "accept", ["", "identity", "gzip;q=0", "deflate, br", "gzip; q=0.0", "gzip;level=1;q=0"]
+)
 def test_a_browser_that_does_not_take_gzip_gets_the_page_as_it_is(
     app: Flask, client, post, accept: str
 ) -> None:

@@ -262,7 +262,11 @@ def _takes_gzip(accept_encoding: str | None) -> bool:
         name, _, params = part.partition(";")
         if name.strip() not in ("gzip", "x-gzip"):
             continue
-        quality = params.strip().removeprefix("q=").strip() if params else "1"
+        quality = "1"
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                quality = value.strip()
         try:
             return float(quality or "1") > 0
         except ValueError:
